@@ -1,0 +1,67 @@
+"""courrier: French administrative letters from vetted templates, with a traceable local model.
+
+The public API is what `__all__` lists; every other module is private.
+"""
+
+from ._drafting import Drafter
+from ._errors import (
+    CourrierError,
+    FieldProblem,
+    InvalidDraft,
+    InvalidInput,
+    InvalidRequest,
+    LibraryNotFound,
+    RenderLimitExceeded,
+    TemplateDefect,
+    TemplateError,
+    TemplateNotFound,
+    UserError,
+)
+from ._french import civilite, date_longue, montant, nombre
+from ._lint import LintProblem, lint
+from ._models import (
+    Contact,
+    Draft,
+    LetterRequest,
+    Paragraph,
+    Recipient,
+    References,
+    Sender,
+    Signatory,
+    TemplateRef,
+)
+from ._templates import Template, TemplateLibrary
+from ._version import __version__
+
+__all__ = [
+    "Contact",
+    "CourrierError",
+    "Draft",
+    "Drafter",
+    "FieldProblem",
+    "InvalidDraft",
+    "InvalidInput",
+    "InvalidRequest",
+    "LetterRequest",
+    "LibraryNotFound",
+    "LintProblem",
+    "Paragraph",
+    "Recipient",
+    "References",
+    "RenderLimitExceeded",
+    "Sender",
+    "Signatory",
+    "Template",
+    "TemplateDefect",
+    "TemplateError",
+    "TemplateLibrary",
+    "TemplateNotFound",
+    "TemplateRef",
+    "UserError",
+    "__version__",
+    "civilite",
+    "date_longue",
+    "lint",
+    "montant",
+    "nombre",
+]

@@ -1,0 +1,122 @@
+"""Exceptions raised by courrier.
+
+The hierarchy::
+
+    CourrierError
+    ├── UserError                    a mistake in what the caller passed
+    │   ├── LibraryNotFound          (also FileNotFoundError) no template folder at that path
+    │   ├── TemplateNotFound         (also LookupError) no template with that id
+    │   └── InvalidInput             (also ValueError) input that fails validation, field by field
+    │       ├── InvalidRequest       a letter request, or its facts
+    │       └── InvalidDraft         a draft file that is not a courrier draft
+    └── TemplateError                a template that cannot produce a letter
+        ├── TemplateDefect           a manifest or source that is malformed or inconsistent
+        └── RenderLimitExceeded      rendering went past a size bound
+
+Every exception carries its context as attributes, so that callers can report it precisely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from os import PathLike
+
+__all__ = [
+    "CourrierError",
+    "FieldProblem",
+    "InvalidDraft",
+    "InvalidInput",
+    "InvalidRequest",
+    "LibraryNotFound",
+    "RenderLimitExceeded",
+    "TemplateDefect",
+    "TemplateError",
+    "TemplateNotFound",
+    "UserError",
+]
+
+
+class CourrierError(Exception):
+    """Root of every error that courrier raises on purpose."""
+
+
+class UserError(CourrierError):
+    """The caller passed something wrong: fix the call, not the library."""
+
+
+class LibraryNotFound(UserError, FileNotFoundError):
+    """No template library folder at this path."""
+
+    def __init__(self, path: PathLike[str] | str) -> None:
+        self.path = str(path)
+        super().__init__(f"dossier de modèles introuvable : {self.path}")
+
+
+class TemplateNotFound(UserError, LookupError):
+    """No template with this id in the library."""
+
+    def __init__(self, template_id: str, available: Sequence[str]) -> None:
+        self.template_id = template_id
+        self.available = tuple(available)
+        super().__init__(
+            f"modèle inconnu : {template_id!r} (disponibles : {', '.join(self.available) or 'aucun'})"
+        )
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One validation problem: where (dotted path) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"champ « {self.path} » : {self.message}"
+
+
+class InvalidInput(UserError, ValueError):
+    """Input failed validation. `problems` names every field at fault, `source` the file if any."""
+
+    def __init__(self, problems: Sequence[FieldProblem], source: str | None = None) -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        where = f"{source} : " if source else ""
+        super().__init__(where + " ; ".join(str(p) for p in self.problems))
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The dotted paths of the fields at fault."""
+        return tuple(p.path for p in self.problems)
+
+
+class InvalidRequest(InvalidInput):
+    """A letter request, or the facts it gives for its template, failed validation."""
+
+
+class InvalidDraft(InvalidInput):
+    """A serialized draft could not be read back."""
+
+
+class TemplateError(CourrierError):
+    """A template cannot produce a letter."""
+
+    def __init__(self, template_id: str, message: str) -> None:
+        self.template_id = template_id
+        super().__init__(f"modèle {template_id!r} : {message}")
+
+
+class TemplateDefect(TemplateError):
+    """A template's manifest or source is malformed or inconsistent."""
+
+    def __init__(self, template_id: str, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(template_id, " ; ".join(self.problems))
+
+
+class RenderLimitExceeded(TemplateError):
+    """Rendering produced, or tried to produce, more text than the bound allows."""
+
+    def __init__(self, template_id: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__(template_id, f"le rendu dépasse la limite de {limit} caractères")

@@ -1,0 +1,87 @@
+"""Lint a template library: every structure check, plus the example drafted and checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._errors import CourrierError, TemplateDefect
+from ._models import LetterRequest, Recipient, Sender, Signatory
+from ._templates import Template, open_library, template_dirs
+
+__all__ = ["LintProblem", "lint"]
+
+_SAMPLE_SENDER = Sender(
+    organisation="Mairie d'Exempleville",
+    service="Service des affaires générales",
+    address=["1 place de la Mairie", "00000 Exempleville"],
+    city="Exempleville",
+    phone="01 00 00 00 00",
+    email="mairie@exempleville.fr",
+    signatory=Signatory(first_name="Camille", last_name="Exemple", role="Le maire"),
+)
+_SAMPLE_RECIPIENT = Recipient(name="Dominique Usager", address=["2 rue de l'Exemple", "00000 Exempleville"])
+
+
+@dataclass(frozen=True)
+class LintProblem:
+    """One defect found in a template (or in the library's layout)."""
+
+    template: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.template} : {self.message}"
+
+
+def lint(path: str | Path) -> list[LintProblem]:
+    """Check every template under `path`; an empty list means the library is clean."""
+    root = Path(path)
+    try:
+        environment = open_library(root)
+    except TemplateDefect as defect:
+        return [LintProblem(defect.template_id, p) for p in defect.problems]
+    problems: list[LintProblem] = []
+    for directory in template_dirs(root):
+        try:
+            template = Template(directory, environment)
+        except TemplateDefect as defect:
+            problems += [LintProblem(defect.template_id, p) for p in defect.problems]
+            continue
+        problems += [LintProblem(template.id, message) for message in _example_problems(template)]
+    return problems
+
+
+def _example_problems(template: Template) -> list[str]:
+    """Draft the manifest's example; check it renders, fits its bounds and holds every mention."""
+    request = LetterRequest(
+        template=template.id,
+        facts=template.manifest.example,
+        sender=_SAMPLE_SENDER,
+        recipient=_SAMPLE_RECIPIENT,
+        date=dt.date(2026, 1, 1),
+    )
+    try:
+        facts = template.validate_facts(request.facts)
+        sections = template.render(request, facts)
+    except CourrierError as error:
+        return [f"l'exemple ne se rédige pas : {error}"]
+    problems = []
+    texts = {section.section: section.text for section in sections}
+    for spec in template.sections:
+        if spec.mode == "locked":
+            continue
+        text = texts.get(spec.id, "")
+        assert spec.min_chars is not None
+        assert spec.max_chars is not None
+        if not spec.min_chars <= len(text) <= spec.max_chars:
+            problems.append(
+                f"section {spec.id} : le texte de repli fait {len(text)} caractères, "
+                f"hors des bornes {spec.min_chars}–{spec.max_chars}"
+            )
+    letter = "\n\n".join(section.text for section in sections)
+    problems += [
+        f"mention obligatoire absente de l'exemple : {m.label}" for m in template.missing_mentions(letter)
+    ]
+    return problems

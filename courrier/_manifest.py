@@ -1,0 +1,228 @@
+"""The template manifest (`template.toml`): its schema, and the facts model built from its fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import to_jsonable_python
+
+from ._models import SectionMode
+from ._validation import Line, LongText
+
+__all__ = [
+    "BODY_SLOT",
+    "LAYOUT_AFTER_BODY",
+    "LAYOUT_BEFORE_BODY",
+    "LAYOUT_FILE",
+    "RESERVED_NAMES",
+    "FieldSpec",
+    "Manifest",
+    "MentionSpec",
+    "Review",
+    "SectionSpec",
+    "build_facts_model",
+]
+
+LAYOUT_FILE = "_layout/lettre.j2"
+"""The vetted base layout that every template extends."""
+
+LAYOUT_BEFORE_BODY = (
+    "entete",
+    "destinataire",
+    "lieu_date",
+    "references",
+    "objet",
+    "pieces_jointes",
+    "appel",
+)
+"""Layout sections printed before the body, in letter order (always locked)."""
+
+BODY_SLOT = "corps"
+"""The layout block that holds the template's own sections."""
+
+LAYOUT_AFTER_BODY = ("politesse", "signature")
+"""Layout sections printed after the body (always locked)."""
+
+RESERVED_NAMES = frozenset({"sender", "recipient", "letter_date", "references", "attachments"})
+"""Variables that the layout provides; no field may take these names."""
+
+_NAME = r"^[a-z][a-z0-9_]*$"
+
+FieldType = Literal["text", "long_text", "date", "amount", "integer", "boolean", "choice", "list"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldSpec(_Spec):
+    """One typed fact a template needs."""
+
+    name: str = Field(pattern=_NAME, max_length=60)
+    type: FieldType
+    required: bool = True
+    description: str = Field(min_length=1)
+    choices: tuple[str, ...] | None = None
+    default: Any = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name in RESERVED_NAMES:
+            raise ValueError(f"nom réservé à la mise en page : {name}")
+        return name
+
+    @model_validator(mode="after")
+    def _choices_match_type(self) -> FieldSpec:
+        if (self.type == "choice") != bool(self.choices):
+            raise ValueError("`choices` est requis pour le type choice, et seulement pour lui")
+        if self.required and self.default is not None:
+            raise ValueError("un champ obligatoire n'a pas de valeur par défaut")
+        return self
+
+
+class SectionSpec(_Spec):
+    """One body section: its block name, its mode, and for model-written modes, instructions and bounds."""
+
+    id: str = Field(pattern=_NAME, max_length=60)
+    mode: SectionMode
+    instructions: str | None = Field(default=None, min_length=1)
+    min_chars: int | None = Field(default=None, ge=0)
+    max_chars: int | None = Field(default=None, gt=0, le=5_000)
+
+    @field_validator("id")
+    @classmethod
+    def _not_layout(cls, section_id: str) -> str:
+        if section_id in (*LAYOUT_BEFORE_BODY, BODY_SLOT, *LAYOUT_AFTER_BODY, "intitule"):
+            raise ValueError(f"nom de section réservé à la mise en page : {section_id}")
+        return section_id
+
+    @model_validator(mode="after")
+    def _model_sections_are_bounded(self) -> SectionSpec:
+        guided = (self.instructions, self.min_chars, self.max_chars)
+        if self.mode == "locked" and any(value is not None for value in guided):
+            raise ValueError("une section locked n'a ni instructions ni bornes de longueur")
+        if self.mode != "locked":
+            if any(value is None for value in guided):
+                raise ValueError(f"une section {self.mode} exige instructions, min_chars et max_chars")
+            assert self.min_chars is not None
+            assert self.max_chars is not None
+            if self.min_chars > self.max_chars:
+                raise ValueError("min_chars dépasse max_chars")
+        return self
+
+
+class MentionSpec(_Spec):
+    """A mention the final letter must contain: a literal text or a regular expression."""
+
+    label: str = Field(min_length=1)
+    text: str | None = Field(default=None, min_length=1)
+    pattern: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_of_text_or_pattern(self) -> MentionSpec:
+        if (self.text is None) == (self.pattern is None):
+            raise ValueError("une mention a soit `text`, soit `pattern`")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as error:
+                raise ValueError(f"expression régulière invalide : {error}") from error
+        return self
+
+    def regex(self) -> re.Pattern[str]:
+        """The compiled search pattern, over text whose whitespace runs are collapsed to one space."""
+        if self.pattern is not None:
+            return re.compile(self.pattern)
+        assert self.text is not None
+        return re.compile(re.escape(" ".join(self.text.split())))
+
+
+class Review(_Spec):
+    """Who vetted the legal text, and when."""
+
+    status: Literal["a_relire", "relu"]
+    by: str = Field(min_length=1)
+    on: dt.date
+
+
+class Manifest(_Spec):
+    """A template's `template.toml`."""
+
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    title: str = Field(min_length=1)
+    kind: str = Field(pattern=_NAME)
+    decision: bool = False
+    legal_basis: tuple[str, ...] = Field(min_length=1)
+    source: str = Field(default="lettre.j2", pattern=r"^[A-Za-z0-9_.-]+\.j2$")
+    review: Review
+    fields: tuple[FieldSpec, ...] = ()
+    sections: tuple[SectionSpec, ...] = Field(min_length=1)
+    required_mentions: tuple[MentionSpec, ...] = ()
+    example: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> Manifest:
+        for kind, names in (
+            ("champ", [f.name for f in self.fields]),
+            ("section", [s.id for s in self.sections]),
+        ):
+            duplicates = sorted({name for name in names if names.count(name) > 1})
+            if duplicates:
+                raise ValueError(f"{kind} en double : {', '.join(duplicates)}")
+        return self
+
+
+def _reject_numbers(value: Any) -> Any:
+    if isinstance(value, int | float | Decimal):
+        raise ValueError("date attendue (format AAAA-MM-JJ), pas un nombre")
+    return value
+
+
+_TYPES: dict[str, Any] = {
+    "text": Line,
+    "long_text": LongText,
+    "date": Annotated[dt.date, BeforeValidator(_reject_numbers)],
+    "amount": Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)],
+    "integer": int,
+    "boolean": bool,
+    "list": Annotated[list[Line], Field(min_length=1, max_length=50)],
+}
+
+
+def build_facts_model(manifest: Manifest) -> type[BaseModel]:
+    """The pydantic model of a template's facts; its JSON Schema is what integrators read."""
+    definitions: dict[str, Any] = {}
+    for spec in manifest.fields:
+        annotation = Literal[spec.choices] if spec.type == "choice" else _TYPES[spec.type]
+        if spec.required:
+            definitions[spec.name] = (annotation, Field(description=spec.description))
+        else:
+            definitions[spec.name] = (
+                annotation | None,
+                Field(default=spec.default, description=spec.description),
+            )
+    config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title=manifest.id,
+        json_schema_extra={
+            "description": manifest.title,
+            "examples": [to_jsonable_python(manifest.example)],
+        },
+    )
+    model: type[BaseModel] = create_model(f"Facts[{manifest.id}]", __config__=config, **definitions)
+    return model

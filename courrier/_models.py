@@ -1,0 +1,152 @@
+"""Typed inputs and outputs: who writes, to whom, what is asked, and the draft that comes back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._errors import InvalidDraft
+from ._validation import Line, problems_from
+
+__all__ = [
+    "Contact",
+    "Draft",
+    "LetterRequest",
+    "Origin",
+    "Paragraph",
+    "Recipient",
+    "References",
+    "SectionMode",
+    "Sender",
+    "Signatory",
+    "TemplateRef",
+]
+
+SectionMode = Literal["locked", "rephrase", "fill"]
+"""How a section is produced: vetted text kept as is, vetted text a model may rewrite, or model-written."""
+
+Origin = Literal["template", "model", "human"]
+"""Who produced a paragraph's text."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Signatory(_Strict):
+    """The person who signs: prénom, nom, qualité (CRPA L212-1)."""
+
+    first_name: Line = Field(description="Prénom du signataire.")
+    last_name: Line = Field(description="Nom du signataire.")
+    role: Line = Field(
+        description="Qualité du signataire, ex. « Le maire », « La directrice générale des services »."
+    )
+
+
+class Contact(_Strict):
+    """The agent who follows the case ("Affaire suivie par")."""
+
+    name: Line = Field(description="Prénom et nom de l'agent.")
+    phone: Line | None = Field(default=None, description="Téléphone direct.")
+    email: Line | None = Field(default=None, description="Courriel direct.")
+
+
+class Sender(_Strict):
+    """The public body that writes, and who signs for it."""
+
+    organisation: Line = Field(description="Collectivité ou administration, ex. « Mairie de Saint-Aubin ».")
+    service: Line | None = Field(default=None, description="Service émetteur.")
+    address: list[Line] = Field(
+        min_length=1, max_length=6, description="Adresse postale, une ligne par élément."
+    )
+    city: Line = Field(description="Lieu d'émission du courrier, ex. « Saint-Aubin-sur-Loire ».")
+    phone: Line | None = Field(default=None, description="Téléphone du service.")
+    email: Line | None = Field(default=None, description="Courriel du service.")
+    signatory: Signatory
+    delegation: Line | None = Field(
+        default=None, description="Mention de délégation, ex. « Pour le maire et par délégation »."
+    )
+    case_officer: Contact | None = Field(default=None, description="Agent qui suit l'affaire.")
+
+
+class Recipient(_Strict):
+    """The person or organisation the letter is addressed to."""
+
+    civility: Literal["Madame", "Monsieur"] | None = Field(
+        default=None, description="Civilité ; absente, la lettre s'adresse à « Madame, Monsieur »."
+    )
+    name: Line = Field(description="Nom complet, ou raison sociale.")
+    address: list[Line] = Field(
+        min_length=1, max_length=6, description="Adresse postale, une ligne par élément."
+    )
+
+
+class References(_Strict):
+    """Case references printed in the letter (N/Réf., V/Réf.)."""
+
+    ours: Line | None = Field(default=None, description="Notre référence (N/Réf.).")
+    yours: Line | None = Field(default=None, description="Votre référence (V/Réf.).")
+
+
+class LetterRequest(_Strict):
+    """Everything needed to draft one letter: the template, its facts, sender, recipient, date."""
+
+    template: str = Field(min_length=1, max_length=200, description="Identifiant du modèle de courrier.")
+    facts: dict[str, Any] = Field(
+        default_factory=dict, description="Faits propres au modèle (voir son schéma)."
+    )
+    sender: Sender
+    recipient: Recipient
+    date: dt.date | None = Field(
+        default=None, description="Date du courrier ; par défaut, le jour de la rédaction."
+    )
+    references: References = Field(default_factory=References)
+    attachments: list[Line] = Field(default_factory=list, max_length=30, description="Pièces jointes.")
+
+
+class TemplateRef(_Strict):
+    """Which vetted template produced a draft: id, version and the SHA-256 of its sources."""
+
+    id: str
+    version: str
+    sha256: str
+
+
+class Paragraph(_Strict):
+    """One section of a letter, with the way it may be produced and who produced it."""
+
+    section: str
+    mode: SectionMode
+    origin: Origin
+    text: str
+
+
+class Draft(_Strict):
+    """A drafted letter: ordered paragraphs, the request they came from, and the template used."""
+
+    schema_version: Literal[1] = 1
+    id: str
+    created_at: dt.datetime
+    courrier_version: str
+    template: TemplateRef
+    request: LetterRequest
+    paragraphs: tuple[Paragraph, ...]
+
+    @property
+    def text(self) -> str:
+        """The whole letter as plain text, paragraphs separated by a blank line."""
+        return "\n\n".join(paragraph.text for paragraph in self.paragraphs)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """Serialize the draft, request included, to JSON."""
+        return self.model_dump_json(indent=indent)
+
+    @classmethod
+    def from_json(cls, data: str | bytes, *, source: str | None = None) -> Draft:
+        """Read a draft back from `to_json()` output; raise `InvalidDraft` naming the fields at fault."""
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError as error:
+            raise InvalidDraft(problems_from(error), source=source) from error
