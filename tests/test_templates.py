@@ -1,0 +1,134 @@
+"""The template library: loading, schemas, hashes and the sandbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from courrier import (
+    Drafter,
+    LetterRequest,
+    LibraryNotFound,
+    RenderLimitExceeded,
+    TemplateDefect,
+    TemplateLibrary,
+    TemplateNotFound,
+)
+
+KINDS = {
+    "accuse_reception",
+    "demande_pieces",
+    "transmission",
+    "decision_defavorable",
+    "attestation",
+    "communication_motifs",
+    "communication_documents",
+    "reponse_recours",
+    "reponse_reclamation",
+}
+
+
+def test_default_library_ships_the_letter_kinds(library: TemplateLibrary) -> None:
+    assert len(library) >= 10
+    assert {template.kind for template in library} >= KINDS
+    assert library.ids() == sorted(library.ids())
+
+
+def test_unknown_template_is_a_lookup_error(library: TemplateLibrary) -> None:
+    with pytest.raises(LookupError) as caught:
+        library.get("lettre-inconnue")
+    assert isinstance(caught.value, TemplateNotFound)
+    assert caught.value.template_id == "lettre-inconnue"
+    assert "accuse-reception-acceptation" in caught.value.available
+
+
+def test_missing_library_folder(tmp_path: Path) -> None:
+    with pytest.raises(LibraryNotFound):
+        TemplateLibrary.from_path(tmp_path / "absent")
+
+
+def test_fields_schema_is_json_schema_with_descriptions(library: TemplateLibrary) -> None:
+    schema = library.get("accuse-reception-acceptation").fields_schema()
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == {"objet_demande", "date_reception", "date_decision_implicite"}
+    assert schema["properties"]["date_reception"]["format"] == "date"
+    assert all(prop.get("description") for prop in schema["properties"].values())
+    assert schema["examples"][0]["date_reception"] == "2026-11-16"
+
+
+def test_every_model_section_has_bounds_and_instructions(library: TemplateLibrary) -> None:
+    for template in library:
+        for section in template.sections:
+            if section.mode != "locked":
+                assert section.instructions
+                assert section.max_chars
+
+
+def test_hash_identifies_the_sources(library_copy: Path) -> None:
+    before = TemplateLibrary.from_path(library_copy).get("accuse-reception-acceptation").sha256
+    assert before == TemplateLibrary.from_path(library_copy).get("accuse-reception-acceptation").sha256
+    layout = library_copy / "_layout" / "lettre.j2"
+    layout.write_text(layout.read_text().replace("considération distinguée", "considération"))
+    after = TemplateLibrary.from_path(library_copy).get("accuse-reception-acceptation").sha256
+    assert after != before
+
+
+def _with_source(root: Path, replace: str, by: str) -> TemplateLibrary:
+    source = root / "accuse-reception-acceptation" / "lettre.j2"
+    text = source.read_text()
+    assert replace in text
+    source.write_text(text.replace(replace, by))
+    return TemplateLibrary.from_path(root)
+
+
+def test_output_size_is_bounded(library_copy: Path, sample_request: LetterRequest) -> None:
+    library = _with_source(library_copy, "{{ objet_demande }}", "{{ objet_demande * 10**7 }}")
+    with pytest.raises(RenderLimitExceeded):
+        Drafter(library=library).draft(sample_request)
+
+
+def test_long_output_from_a_loop_is_bounded(library_copy: Path, sample_request: LetterRequest) -> None:
+    library = _with_source(
+        library_copy,
+        "{{ objet_demande }}",
+        "{% for i in range(99999) %}{{ objet_demande }}{% endfor %}",
+    )
+    with pytest.raises(RenderLimitExceeded):
+        Drafter(library=library).draft(sample_request)
+
+
+def test_sandbox_blocks_attribute_escapes(library_copy: Path, sample_request: LetterRequest) -> None:
+    library = _with_source(
+        library_copy, "{{ objet_demande }}", "{{ objet_demande.__class__.__mro__ }}{{ objet_demande }}"
+    )
+    with pytest.raises(TemplateDefect):
+        Drafter(library=library).draft(sample_request)
+
+
+def test_sandbox_is_immutable(library_copy: Path, sample_request: LetterRequest) -> None:
+    library = _with_source(
+        library_copy, "{{ objet_demande }}", "{{ sender.address.append('x') }}{{ objet_demande }}"
+    )
+    with pytest.raises(TemplateDefect):
+        Drafter(library=library).draft(sample_request)
+
+
+def test_missing_mentions(library: TemplateLibrary) -> None:
+    template = library.get("accuse-reception-acceptation")
+    labels = [m.label for m in template.missing_mentions("Nous avons reçu, le 2 mars, votre demande.")]
+    assert "Date de réception de la demande (R112-5, 1°)" not in labels
+    assert "Service chargé du dossier (R112-5, 2°)" in labels
+
+
+def test_mentions_ignore_line_breaks_and_no_break_spaces(library: TemplateLibrary) -> None:
+    template = library.get("accuse-reception-acceptation")
+    text = "Le service chargé\nde votre\xa0dossier est"
+    assert all(m.label != "Service chargé du dossier (R112-5, 2°)" for m in template.missing_mentions(text))
+
+
+def test_letter_date_defaults_to_today(sample_request: LetterRequest, library: TemplateLibrary) -> None:
+    draft = Drafter(library=library).draft(sample_request.model_copy(update={"date": None}))
+    assert draft.request.date == dt.date.today()
