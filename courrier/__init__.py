@@ -5,12 +5,15 @@ The public API is what `__all__` lists; every other module is private.
 
 from ._drafting import Drafter
 from ._errors import (
+    ContextOverflow,
     CourrierError,
     FieldProblem,
     InvalidDraft,
     InvalidInput,
     InvalidRequest,
     LibraryNotFound,
+    ModelError,
+    ModelLoadError,
     RenderLimitExceeded,
     TemplateDefect,
     TemplateError,
@@ -19,6 +22,7 @@ from ._errors import (
 )
 from ._french import civilite, date_longue, montant, nombre
 from ._lint import LintProblem, lint
+from ._llm import LocalChatModel, ModelCache, ModelFingerprint, default_model_path
 from ._models import (
     Contact,
     Draft,
@@ -35,6 +39,7 @@ from ._version import __version__
 
 __all__ = [
     "Contact",
+    "ContextOverflow",
     "CourrierError",
     "Draft",
     "Drafter",
@@ -45,6 +50,11 @@ __all__ = [
     "LetterRequest",
     "LibraryNotFound",
     "LintProblem",
+    "LocalChatModel",
+    "ModelCache",
+    "ModelError",
+    "ModelFingerprint",
+    "ModelLoadError",
     "Paragraph",
     "Recipient",
     "References",
@@ -61,6 +71,7 @@ __all__ = [
     "__version__",
     "civilite",
     "date_longue",
+    "default_model_path",
     "lint",
     "montant",
     "nombre",

@@ -131,7 +131,12 @@ def _show(args: argparse.Namespace) -> int:
         *(f"  - {basis}" for basis in manifest.legal_basis),
         "Champs :",
         *(
-            f"  {f.name} ({_FIELD_TYPES[f.type]}, {'obligatoire' if f.required else 'facultatif'})"
+            f"  {f.name} ({_FIELD_TYPES[f.type]}, {'obligatoire' if f.required else 'facultatif'}"
+            + "".join(
+                f", obligatoire si {k} vaut {' ou '.join(map(str, v))}"
+                for k, v in (f.required_when or {}).items()
+            )
+            + ")"
             f"{' parmi ' + ', '.join(f.choices) if f.choices else ''} : {f.description}"
             for f in manifest.fields
         ),

@@ -7,9 +7,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from pydantic import ValidationError
 
 from ._errors import InvalidRequest
+from ._llm import LocalChatModel
 from ._models import Draft, LetterRequest, Paragraph, TemplateRef
 from ._templates import TemplateLibrary
 from ._validation import problems_from
@@ -21,12 +23,19 @@ __all__ = ["Drafter"]
 class Drafter:
     """Drafts letters from a template library.
 
+    `llm` is any LangChain chat model (the local one, or one an integrator plugs in on purpose).
     With `llm=None` every section keeps its vetted text: the letter is complete with no model at all.
     """
 
-    def __init__(self, library: TemplateLibrary | None = None, llm: None = None) -> None:
+    def __init__(self, library: TemplateLibrary | None = None, llm: BaseChatModel | None = None) -> None:
         self.library = library if library is not None else TemplateLibrary.default()
         self.llm = llm
+
+    @classmethod
+    def local(cls, library: TemplateLibrary | None = None, **settings: Any) -> Drafter:
+        """A drafter with the local model (the embedded default unless `settings` or the environment
+        name another GGUF file)."""
+        return cls(library=library, llm=LocalChatModel.default(**settings))
 
     def draft(self, request: LetterRequest | Mapping[str, Any]) -> Draft:
         """Draft one letter. Raise `InvalidRequest` naming every field at fault, before any work."""

@@ -9,9 +9,12 @@ The hierarchy::
     │   └── InvalidInput             (also ValueError) input that fails validation, field by field
     │       ├── InvalidRequest       a letter request, or its facts
     │       └── InvalidDraft         a draft file that is not a courrier draft
-    └── TemplateError                a template that cannot produce a letter
-        ├── TemplateDefect           a manifest or source that is malformed or inconsistent
-        └── RenderLimitExceeded      rendering went past a size bound
+    ├── TemplateError                a template that cannot produce a letter
+    │   ├── TemplateDefect           a manifest or source that is malformed or inconsistent
+    │   └── RenderLimitExceeded      rendering went past a size bound
+    └── ModelError                   the language model cannot be loaded or run
+        ├── ModelLoadError           a missing, non-GGUF or damaged model file, or no backend
+        └── ContextOverflow          a prompt longer than the model's context window
 
 Every exception carries its context as attributes, so that callers can report it precisely.
 """
@@ -23,12 +26,15 @@ from dataclasses import dataclass
 from os import PathLike
 
 __all__ = [
+    "ContextOverflow",
     "CourrierError",
     "FieldProblem",
     "InvalidDraft",
     "InvalidInput",
     "InvalidRequest",
     "LibraryNotFound",
+    "ModelError",
+    "ModelLoadError",
     "RenderLimitExceeded",
     "TemplateDefect",
     "TemplateError",
@@ -120,3 +126,28 @@ class RenderLimitExceeded(TemplateError):
     def __init__(self, template_id: str, limit: int) -> None:
         self.limit = limit
         super().__init__(template_id, f"le rendu dépasse la limite de {limit} caractères")
+
+
+class ModelError(CourrierError):
+    """The language model cannot be loaded or run."""
+
+
+class ModelLoadError(ModelError):
+    """A model file is missing, is not GGUF, is damaged, or its backend is not installed."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"modèle {path} : {reason}")
+
+
+class ContextOverflow(ModelError):
+    """A prompt does not fit in the model's context window."""
+
+    def __init__(self, prompt_tokens: int, n_ctx: int) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.n_ctx = n_ctx
+        super().__init__(
+            f"le prompt fait {prompt_tokens} jetons, plus que la fenêtre de contexte ({n_ctx}) : "
+            "augmentez n_ctx ou raccourcissez la demande"
+        )

@@ -76,6 +76,10 @@ class FieldSpec(_Spec):
     description: str = Field(min_length=1)
     choices: tuple[str, ...] | None = None
     default: Any = None
+    required_when: dict[str, tuple[Any, ...]] | None = Field(
+        default=None,
+        description="For an optional field: the other field's values that make it required.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -90,6 +94,8 @@ class FieldSpec(_Spec):
             raise ValueError("`choices` est requis pour le type choice, et seulement pour lui")
         if self.required and self.default is not None:
             raise ValueError("un champ obligatoire n'a pas de valeur par défaut")
+        if self.required and self.required_when:
+            raise ValueError("`required_when` ne s'applique qu'à un champ facultatif")
         return self
 
 
@@ -183,6 +189,11 @@ class Manifest(_Spec):
             duplicates = sorted({name for name in names if names.count(name) > 1})
             if duplicates:
                 raise ValueError(f"{kind} en double : {', '.join(duplicates)}")
+        field_names = {spec.name for spec in self.fields}
+        for spec in self.fields:
+            unknown = set(spec.required_when or ()) - field_names
+            if unknown:
+                raise ValueError(f"{spec.name} : required_when cite un champ inconnu ({', '.join(unknown)})")
         return self
 
 

@@ -17,6 +17,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
 from ._errors import (
+    FieldProblem,
     InvalidRequest,
     LibraryNotFound,
     RenderLimitExceeded,
@@ -85,8 +86,16 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+def _refuse_none(value: Any) -> Any:
+    """Printing `None` is a template bug (an optional fact used without `{% if %}`): fail loudly."""
+    if value is None:
+        raise TypeError("valeur absente (None) imprimée : protéger le champ facultatif par {% if %}")
+    return value
+
+
 def _environment(root: Path) -> _Sandbox:
     environment = _Sandbox(
+        finalize=_refuse_none,
         loader=FileSystemLoader(root),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -173,9 +182,20 @@ class Template:
     def validate_facts(self, facts: Mapping[str, Any]) -> BaseModel:
         """Validate facts against the field schema; `InvalidRequest` names each field at fault."""
         try:
-            return self.facts_model.model_validate(dict(facts))
+            validated = self.facts_model.model_validate(dict(facts))
         except ValidationError as error:
             raise InvalidRequest(problems_from(error, prefix="facts")) from error
+        problems = [
+            FieldProblem(
+                f"facts.{spec.name}", f"obligatoire quand {other} vaut {getattr(validated, other)!r}"
+            )
+            for spec in self.manifest.fields
+            for other, values in (spec.required_when or {}).items()
+            if getattr(validated, spec.name) is None and getattr(validated, other) in values
+        ]
+        if problems:
+            raise InvalidRequest(problems)
+        return validated
 
     def render(self, request: LetterRequest, facts: BaseModel) -> list[RenderedSection]:
         """Render every section's vetted text, in letter order; sections that render empty are left out."""

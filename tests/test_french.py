@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from courrier import civilite, date_longue, montant, nombre
 
-MONTHS = (
-    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
-).split()
+MONTHS = [
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+]  # fmt: skip
 NNBSP, NBSP = "\u202f", "\xa0"
 
 

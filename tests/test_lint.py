@@ -71,7 +71,7 @@ DEFECTS = [
     ),
     pytest.param(
         "template.toml",
-        'date_reception = 2026-11-16',
+        "date_reception = 2026-11-16",
         'date_reception = "hier"',
         "date_reception",
         id="example-does-not-validate",

