@@ -1,0 +1,192 @@
+"""The local model with the embedded GGUF: replies, usage, streams, threads, typed errors, no network."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from pydantic import BaseModel, Field
+
+from courrier import (
+    ContextOverflow,
+    Drafter,
+    LocalChatModel,
+    ModelCache,
+    ModelLoadError,
+    TemplateLibrary,
+    default_model_path,
+)
+
+pytestmark = pytest.mark.local_model
+
+
+@pytest.fixture(scope="module")
+def model() -> LocalChatModel:
+    return LocalChatModel.default(max_tokens=24)
+
+
+def test_default_model_replies_with_usage(model: LocalChatModel) -> None:
+    reply = model.invoke("Bonjour")
+    assert isinstance(reply.content, str)
+    assert reply.content.strip()
+    usage = reply.usage_metadata
+    assert usage is not None
+    assert usage["input_tokens"] > 0
+    assert 0 < usage["output_tokens"] <= 24 + 1
+    assert reply.response_metadata["model_sha256"] == model.fingerprint.sha256
+    assert reply.response_metadata["seed"] == 0
+    assert reply.response_metadata["temperature"] == 0.0
+
+
+def test_fingerprint(model: LocalChatModel) -> None:
+    fingerprint = model.fingerprint
+    path = default_model_path()
+    assert fingerprint.file_name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert fingerprint.size == path.stat().st_size
+    assert fingerprint.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert fingerprint.architecture == "llama"
+    assert fingerprint.quantization == "Q4_1"
+    assert fingerprint.chat_template_sha256
+    assert model._identifying_params["model_sha256"] == fingerprint.sha256
+
+
+def test_one_loaded_model_per_file(model: LocalChatModel) -> None:
+    again = LocalChatModel.default(max_tokens=5, temperature=0.3)
+    assert again._model is model._model
+
+
+def test_streaming_reports_tokens_to_callbacks(model: LocalChatModel) -> None:
+    class Collect(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.tokens: list[str] = []
+
+        def on_llm_new_token(self, token: str, **kwargs: object) -> None:
+            self.tokens.append(token)
+
+    collector = Collect()
+    chunks = list(model.stream("Dis bonjour", config={"callbacks": [collector]}))
+    text = "".join(str(chunk.content) for chunk in chunks)
+    assert text
+    assert "".join(collector.tokens) == text
+    assert sum(1 for c in chunks if c.usage_metadata) == 1
+
+
+def test_structured_output_is_validated(model: LocalChatModel) -> None:
+    class Sentiment(BaseModel):
+        label: str = Field(max_length=20)
+        positive: bool
+
+    result = model.with_structured_output(Sentiment).invoke("Le service était parfait.", max_tokens=60)
+    assert isinstance(result, Sentiment)
+
+
+def test_calls_from_many_threads_are_serialized(model: LocalChatModel) -> None:
+    prompts = [f"Compte jusqu'à {n}" for n in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        replies = list(pool.map(lambda p: model.invoke(p, max_tokens=8), prompts))
+    assert all(reply.content for reply in replies)
+    assert len(model.batch(prompts[:3], max_tokens=8)) == 3
+
+
+def test_async_call_does_not_block_the_event_loop(model: LocalChatModel) -> None:
+    async def scenario() -> int:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.005)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        await model.ainvoke("Raconte une histoire", max_tokens=40)
+        task.cancel()
+        return ticks
+
+    assert asyncio.run(scenario()) > 3
+
+
+def test_same_seed_same_output(model: LocalChatModel) -> None:
+    first = model.invoke("Écris une phrase sur la mairie.", max_tokens=16, temperature=0.8, seed=3)
+    second = model.invoke("Écris une phrase sur la mairie.", max_tokens=16, temperature=0.8, seed=3)
+    assert first.content == second.content
+
+
+def test_prompt_longer_than_context_is_a_typed_error() -> None:
+    small = LocalChatModel.default(n_ctx=64)
+    with pytest.raises(ContextOverflow) as caught:
+        small.invoke("mot " * 200)
+    assert caught.value.n_ctx == 64
+    assert caught.value.prompt_tokens > 64
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "introuvable"),
+        (b"pas un modele" * 10, "pas un fichier GGUF"),
+        ("truncated", "refuse"),
+    ],
+    ids=["missing", "not-gguf", "truncated"],
+)
+def test_bad_model_files_are_typed_errors(tmp_path: Path, content: bytes | str | None, reason: str) -> None:
+    path = tmp_path / "modele.gguf"
+    if content == "truncated":
+        with default_model_path().open("rb") as handle:
+            path.write_bytes(handle.read(3_000_000))
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    with pytest.raises(ModelLoadError) as caught:
+        LocalChatModel(model_path=str(path), model_cache=ModelCache())
+    assert reason in str(caught.value)
+    assert caught.value.path.endswith("modele.gguf")
+
+
+def test_file_hash_is_cached_by_path_size_and_mtime(tmp_path: Path) -> None:
+    cache = ModelCache()
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"a" * 10)
+    first = cache.file_sha256(path)
+    stat = path.stat()
+    path.write_bytes(b"b" * 10)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert cache.file_sha256(path) == first  # same path, size and mtime: not hashed again
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert cache.file_sha256(path) == hashlib.sha256(b"b" * 10).hexdigest()
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURRIER_MODEL_PATH", str(default_model_path()))
+    monkeypatch.setenv("COURRIER_N_THREADS", "1")
+    monkeypatch.setenv("COURRIER_N_CTX", "1024")
+    model = LocalChatModel()
+    assert (model.n_threads, model.n_ctx) == (1, 1024)
+    assert LocalChatModel(n_threads=2).n_threads == 2
+
+
+def test_no_socket_is_opened(socket_disabled: None) -> None:
+    model = LocalChatModel(model_cache=ModelCache(), max_tokens=4)
+    assert model.invoke("Bonjour").content
+
+
+def test_quiet_by_default() -> None:
+    code = "from courrier import LocalChatModel; LocalChatModel.default(max_tokens=4).invoke('Bonjour')"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stderr == ""
+
+
+def test_drafter_reaches_the_model(model: LocalChatModel) -> None:
+    drafter = Drafter.local(library=TemplateLibrary.default(), max_tokens=8)
+    assert isinstance(drafter.llm, LocalChatModel)
+    assert drafter.llm.invoke("Bonjour").content
+    fake = Drafter(llm=FakeListChatModel(responses=["ok"]))
+    assert fake.llm is not None
+    assert fake.llm.invoke("x").content == "ok"
