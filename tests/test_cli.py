@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -154,10 +153,17 @@ def test_module_entry_point_runs() -> None:
     assert "Claire LEMOINE" in result.stdout
 
 
-@pytest.mark.skipif(shutil.which("courrier") is None, reason="commande courrier non installée")
+CONSOLE_SCRIPT = Path(sys.executable).parent / "courrier"
+
+
+@pytest.mark.skipif(
+    not CONSOLE_SCRIPT.exists(), reason="commande courrier non installée dans cet environnement"
+)
 def test_console_script_exits_2_without_traceback(tmp_path: Path) -> None:
     request = tmp_path / "demande.json"
     request.write_text("[]")
-    result = subprocess.run(["courrier", "draft", str(request)], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(CONSOLE_SCRIPT), "draft", str(request)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
