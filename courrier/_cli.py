@@ -17,7 +17,7 @@ from ._errors import CourrierError, InvalidInput, InvalidRequest, UserError
 from ._export import FORMATS, Format, render
 from ._lint import lint
 from ._models import LetterRequest
-from ._templates import TemplateLibrary, shipped_templates_dir
+from ._templates import TemplateLibrary, shipped_templates_dir, template_dirs
 from ._validation import problems_from
 from ._version import __version__
 
@@ -200,7 +200,7 @@ def _lint(args: argparse.Namespace) -> int:
     problems = lint(directory)
     for problem in problems:
         print(problem)
-    count = sum(1 for _ in Path(directory).iterdir() if _.is_dir() and not _.name.startswith(("_", ".")))
+    count = len(template_dirs(Path(directory)))
     if problems:
         print(f"{len(problems)} problème(s) dans {directory}", file=sys.stderr)
         return EXIT_DEFECT

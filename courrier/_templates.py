@@ -269,17 +269,17 @@ class Template:
             if required not in top_blocks:
                 problems.append(f"bloc {required} manquant")
         if BODY_SLOT in top_blocks:
-            in_body = [block.name for block in _blocks(top_blocks[BODY_SLOT])]
+            body_blocks = _blocks(top_blocks[BODY_SLOT])
+            in_body = [block.name for block in body_blocks]
             declared = [section.id for section in self.manifest.sections]
             if in_body != declared:
                 problems.append(
                     f"les blocs de {BODY_SLOT} ({', '.join(in_body) or 'aucun'}) ne suivent pas "
                     f"les sections du manifeste ({', '.join(declared)})"
                 )
-            for block in in_body:
-                nested = _blocks(next(b for b in _blocks(top_blocks[BODY_SLOT]) if b.name == block))
-                if nested:
-                    problems.append(f"section {block} : blocs imbriqués interdits")
+            problems += [
+                f"section {block.name} : blocs imbriqués interdits" for block in body_blocks if _blocks(block)
+            ]
         files, used = self._names_used(tree, problems)
         declared_fields = {field.name for field in self.manifest.fields}
         problems += [f"variable {name} utilisée mais non déclarée" for name in sorted(used - declared_fields)]
