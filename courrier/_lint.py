@@ -6,9 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._drafting import Drafter
 from ._errors import CourrierError, TemplateDefect
 from ._models import LetterRequest, Recipient, Sender, Signatory
-from ._templates import Template, open_library, template_dirs
+from ._templates import Template, TemplateLibrary, open_library, template_dirs
 
 __all__ = ["LintProblem", "lint"]
 
@@ -62,13 +63,13 @@ def _example_problems(template: Template) -> list[str]:
         recipient=_SAMPLE_RECIPIENT,
         date=dt.date(2026, 1, 1),
     )
+    drafter = Drafter(library=TemplateLibrary(template.directory.parent, {template.id: template}))
     try:
-        facts = template.validate_facts(request.facts)
-        sections = template.render(request, facts)
+        draft = drafter.draft(request)
     except CourrierError as error:
         return [f"l'exemple ne se rédige pas : {error}"]
     problems = []
-    texts = {section.section: section.text for section in sections}
+    texts = {paragraph.section: paragraph.text for paragraph in draft.paragraphs}
     for spec in template.sections:
         if spec.mode == "locked":
             continue
@@ -80,8 +81,7 @@ def _example_problems(template: Template) -> list[str]:
                 f"section {spec.id} : le texte de repli fait {len(text)} caractères, "
                 f"hors des bornes {spec.min_chars}–{spec.max_chars}"
             )
-    letter = "\n\n".join(section.text for section in sections)
     problems += [
-        f"mention obligatoire absente de l'exemple : {m.label}" for m in template.missing_mentions(letter)
+        f"mention obligatoire absente de l'exemple : {m.label}" for m in template.missing_mentions(draft.text)
     ]
     return problems

@@ -25,7 +25,9 @@ __all__ = [
     "BODY_SLOT",
     "LAYOUT_AFTER_BODY",
     "LAYOUT_BEFORE_BODY",
+    "LAYOUT_BLOCKS",
     "LAYOUT_FILE",
+    "OBJECT_SLOT",
     "RESERVED_NAMES",
     "FieldSpec",
     "Manifest",
@@ -54,6 +56,12 @@ BODY_SLOT = "corps"
 
 LAYOUT_AFTER_BODY = ("politesse", "signature")
 """Layout sections printed after the body (always locked)."""
+
+LAYOUT_BLOCKS = (*LAYOUT_BEFORE_BODY, BODY_SLOT, *LAYOUT_AFTER_BODY)
+"""Every block the layout defines, in letter order."""
+
+OBJECT_SLOT = "intitule"
+"""The block, nested in `objet`, where a template writes its object line."""
 
 RESERVED_NAMES = frozenset({"sender", "recipient", "letter_date", "references", "attachments"})
 """Variables that the layout provides; no field may take these names."""
@@ -111,7 +119,7 @@ class SectionSpec(_Spec):
     @field_validator("id")
     @classmethod
     def _not_layout(cls, section_id: str) -> str:
-        if section_id in (*LAYOUT_BEFORE_BODY, BODY_SLOT, *LAYOUT_AFTER_BODY, "intitule"):
+        if section_id in (*LAYOUT_BLOCKS, OBJECT_SLOT):
             raise ValueError(f"nom de section réservé à la mise en page : {section_id}")
         return section_id
 

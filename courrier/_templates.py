@@ -29,7 +29,9 @@ from ._manifest import (
     BODY_SLOT,
     LAYOUT_AFTER_BODY,
     LAYOUT_BEFORE_BODY,
+    LAYOUT_BLOCKS,
     LAYOUT_FILE,
+    OBJECT_SLOT,
     RESERVED_NAMES,
     Manifest,
     MentionSpec,
@@ -53,7 +55,6 @@ MAX_LETTER_CHARS = 100_000
 """Upper bound on the text of one letter; rendering stops with `RenderLimitExceeded` past it."""
 
 MANIFEST_FILE = "template.toml"
-_LAYOUT_BLOCKS = (*LAYOUT_BEFORE_BODY, BODY_SLOT, *LAYOUT_AFTER_BODY)
 
 
 def shipped_templates_dir() -> Path:
@@ -263,9 +264,9 @@ class Template:
             problems.append(f"ligne {node.lineno} : hors bloc, seul {{% block %}} est permis")
         top_blocks = {block.name: block for block in _blocks(tree)}
         for name in top_blocks:
-            if name not in (*_LAYOUT_BLOCKS, "intitule"):
+            if name not in (*LAYOUT_BLOCKS, OBJECT_SLOT):
                 problems.append(f"bloc {name} inconnu de la mise en page (à placer dans {BODY_SLOT})")
-        for required in ("intitule", BODY_SLOT):
+        for required in (OBJECT_SLOT, BODY_SLOT):
             if required not in top_blocks:
                 problems.append(f"bloc {required} manquant")
         if BODY_SLOT in top_blocks:
@@ -396,9 +397,9 @@ def open_library(root: Path) -> _Sandbox:
     except (OSError, JinjaError) as error:
         raise TemplateDefect(LAYOUT_FILE, [f"mise en page illisible : {error}"]) from error
     names = [block.name for block in _blocks(layout)]
-    if names != list(_LAYOUT_BLOCKS):
+    if names != list(LAYOUT_BLOCKS):
         raise TemplateDefect(
             LAYOUT_FILE,
-            [f"blocs attendus dans l'ordre : {', '.join(_LAYOUT_BLOCKS)} ; trouvés : {', '.join(names)}"],
+            [f"blocs attendus dans l'ordre : {', '.join(LAYOUT_BLOCKS)} ; trouvés : {', '.join(names)}"],
         )
     return environment
