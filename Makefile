@@ -1,5 +1,5 @@
 # Two commands for a fresh machine (see README):
-#   make demo   set everything up, then draft a sample letter and query the embedded local model
+#   make demo   set everything up, then draft a sample letter with the embedded local model and verify it
 #   make test   set everything up, then run ruff, mypy and the whole test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/courrier draft examples/requests/accuse-reception-acceptation.json --no-llm
-	$(PY) -c "from courrier import LocalChatModel; m = LocalChatModel.default(max_tokens=48); \
-	print('\nModèle local', m.fingerprint.file_name, m.fingerprint.sha256[:12], '- réponse à « Bonjour » :'); \
-	print(m.invoke('Bonjour').content)"
+	mkdir -p demo
+	$(VENV)/bin/courrier draft examples/requests/decision-defavorable.json \
+		--journal demo/journal.sqlite3 -o demo/brouillon.json
+	$(VENV)/bin/courrier export demo/brouillon.json
+	$(VENV)/bin/courrier verify demo/brouillon.json
 
 bench: $(STAMP)
 	$(PY) benchmarks/local_model.py
@@ -32,4 +33,4 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) demo build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -12,18 +12,26 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ._draft import Draft
 from ._drafting import Drafter
-from ._errors import CourrierError, InvalidInput, InvalidRequest, UserError
+from ._errors import CourrierError, InvalidDraft, InvalidInput, InvalidRequest, UserError, VerificationError
 from ._export import FORMATS, Format, render
+from ._journal import Journal, default_journal_path
 from ._lint import lint
+from ._llm import LocalChatModel
 from ._models import LetterRequest
+from ._prompts import STYLES
+from ._prov import to_prov_json
+from ._signing import generate_key_pair, load_private_key, load_public_key, sign_draft
 from ._templates import TemplateLibrary, shipped_templates_dir, template_dirs
 from ._validation import problems_from
+from ._verify import verify
 from ._version import __version__
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_DEFECT, EXIT_BAD_INPUT = 0, 1, 2
+"""Exit codes: success; a defect (template, model, failed verification); bad input from the caller."""
 
 _FIELD_TYPES = {
     "text": "texte",
@@ -43,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except UserError as error:
-        where = getattr(args, "request", None)
+        where = getattr(args, "request", None) or getattr(args, "draft", None)
         if isinstance(error, InvalidInput) and error.source is None and where is not None:
             error = type(error)(error.problems, source=str(where))
         return _fail(str(error), EXIT_BAD_INPUT)
@@ -81,23 +89,90 @@ def _parser() -> argparse.ArgumentParser:
 
     draft = commands.add_parser("draft", help="rédiger un courrier à partir d'une demande JSON")
     draft.add_argument("request", type=Path, metavar="DEMANDE.json")
-    draft.add_argument(
+    model = draft.add_mutually_exclusive_group()
+    model.add_argument(
         "--no-llm",
         action="store_true",
         help="sans modèle de langue : chaque section garde son texte validé",
     )
+    model.add_argument(
+        "--model",
+        type=Path,
+        metavar="FICHIER.gguf",
+        help="modèle GGUF à utiliser (par défaut : le modèle embarqué, ou $COURRIER_MODEL_PATH)",
+    )
+    draft.add_argument("--style", choices=STYLES, default="standard", help="style de rédaction du modèle")
+    draft.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        metavar="N",
+        help="nouvelles tentatives après un refus des contrôles, avant le texte validé (défaut : 1)",
+    )
+    draft.add_argument(
+        "--disclosure",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="mention d'assistance par IA : pour les décisions (auto), toujours, ou jamais",
+    )
+    draft.add_argument("--sign-key", type=Path, metavar="CLE.pem", help="signer le registre (ed25519)")
     draft.add_argument("-o", "--output", type=Path, metavar="FICHIER", help="écrire dans FICHIER")
     draft.add_argument(
         "--format",
         choices=sorted(FORMATS),
         help="text, md ou json (par défaut : d'après l'extension de FICHIER, sinon text)",
     )
+    _journal_options(draft)
     draft.set_defaults(run=_draft)
+
+    export = commands.add_parser("export", help="écrire un brouillon (JSON) en texte, Markdown ou JSON")
+    export.add_argument("draft", type=Path, metavar="BROUILLON.json")
+    export.add_argument("-o", "--output", type=Path, metavar="FICHIER", help="écrire dans FICHIER")
+    export.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        help="text, md ou json (par défaut : d'après l'extension de FICHIER, sinon text)",
+    )
+    export.set_defaults(run=_export)
+
+    check_draft = commands.add_parser(
+        "verify", help="vérifier qu'un brouillon (JSON) correspond à son registre de provenance"
+    )
+    check_draft.add_argument("draft", type=Path, metavar="BROUILLON.json")
+    check_draft.add_argument("--key", type=Path, metavar="CLE_PUBLIQUE.pem", help="exiger cette signature")
+    check_draft.set_defaults(run=_verify)
+
+    prov = commands.add_parser("prov", help="afficher le registre de provenance au format PROV-JSON (W3C)")
+    prov.add_argument("draft", type=Path, metavar="BROUILLON.json")
+    prov.set_defaults(run=_prov)
+
+    history = commands.add_parser("history", help="historique d'un brouillon dans le journal")
+    history.add_argument("draft_id", metavar="ID")
+    _journal_options(history)
+    history.set_defaults(run=_history)
+
+    keygen = commands.add_parser("keygen", help="créer une paire de clés ed25519 pour signer les registres")
+    keygen.add_argument("private_key", type=Path, metavar="CLE_PRIVEE.pem")
+    keygen.add_argument("public_key", type=Path, metavar="CLE_PUBLIQUE.pem")
+    keygen.set_defaults(run=_keygen)
 
     check = commands.add_parser("lint", help="vérifier une bibliothèque de modèles")
     check.add_argument("directory", type=Path, nargs="?", metavar="DOSSIER")
     check.set_defaults(run=_lint)
     return parser
+
+
+def _journal_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--journal",
+        type=Path,
+        metavar="FICHIER",
+        help="journal SQLite (par défaut : $COURRIER_JOURNAL, sinon ~/.local/state/courrier/journal.sqlite3)",
+    )
+    if command.prog.endswith(" draft"):
+        command.add_argument(
+            "--no-journal", action="store_true", help="ne pas inscrire ce brouillon au journal"
+        )
 
 
 def _library(args: argparse.Namespace) -> TemplateLibrary:
@@ -155,7 +230,43 @@ def _show(args: argparse.Namespace) -> int:
 
 def _draft(args: argparse.Namespace) -> int:
     request = _read_request(args.request)
-    draft = Drafter(library=_library(args)).draft(request)
+    if args.retries < 0:
+        raise UserError("--retries attend un nombre positif ou nul")
+    signing_key = load_private_key(args.sign_key) if args.sign_key else None
+    llm = None if args.no_llm else LocalChatModel(**({"model_path": str(args.model)} if args.model else {}))
+    drafter = Drafter(
+        library=_library(args),
+        llm=llm,
+        style=args.style,
+        max_retries=args.retries,
+        disclosure=args.disclosure,
+    )
+    draft = drafter.draft(request)
+    for paragraph, entry in zip(draft.paragraphs, draft.provenance.paragraphs, strict=True):
+        if entry.attempts:
+            outcome = (
+                "rédigée par le modèle"
+                if paragraph.origin == "model"
+                else f"texte validé conservé ({entry.fallback_reason})"
+            )
+            print(f"courrier : section {paragraph.section} : {outcome}", file=sys.stderr)
+    if signing_key is not None:
+        draft = sign_draft(draft, signing_key)
+    if not args.no_journal:
+        path = args.journal or default_journal_path()
+        with Journal(path) as journal:
+            journal.record(draft)
+        print(f"courrier : brouillon {draft.id} (version 1) inscrit au journal {path}", file=sys.stderr)
+    _write_draft(draft, args)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    _write_draft(_read_draft(args.draft), args)
+    return EXIT_OK
+
+
+def _write_draft(draft: Draft, args: argparse.Namespace) -> None:
     output_format: Format = args.format or _format_for(args.output)
     document = render(draft, output_format)
     if args.output is None:
@@ -163,7 +274,69 @@ def _draft(args: argparse.Namespace) -> int:
     else:
         _write_atomically(args.output, document)
         print(f"courrier : brouillon écrit dans {args.output}", file=sys.stderr)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    draft = _read_draft(args.draft)
+    public_key = load_public_key(args.key) if args.key else None
+    try:
+        result = verify(draft, library=_library(args), public_key=public_key)
+    except VerificationError as error:
+        print(f"courrier : {args.draft} : NON CONFORME", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_DEFECT
+    checks = ["texte, registre et sceau concordent"]
+    if result.vetted_text_checked:
+        checks.append("textes validés recalculés depuis le modèle")
+    if result.signature_checked:
+        checks.append("signature valide")
+    print(
+        f"{args.draft} : conforme — brouillon {result.draft_id}, version {result.version}, "
+        f"{result.paragraphs} paragraphes ; {' ; '.join(checks)}"
+    )
+    print(f"empreinte du registre : {result.record_sha256}")
+    for note in result.notes:
+        print(f"note : {note}")
     return EXIT_OK
+
+
+def _prov(args: argparse.Namespace) -> int:
+    print(json.dumps(to_prov_json(_read_draft(args.draft)), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    path = args.journal or default_journal_path()
+    with Journal(path) as journal:
+        events = journal.history(args.draft_id)
+        if not events:
+            raise UserError(f"aucun événement pour le brouillon {args.draft_id} dans le journal {path}")
+        journal.verify(args.draft_id)
+    for event in events:
+        print(
+            f"v{event.version}  {event.at:%Y-%m-%d %H:%M:%S}  {_CHANGES[event.change]:<9}  "
+            f"{event.actor or '-'}  {event.record_sha256[:16]}"
+        )
+    print(f"{len(events)} événement(s), chaîne d'empreintes intacte", file=sys.stderr)
+    return EXIT_OK
+
+
+_CHANGES = {"drafted": "rédigé", "edited": "modifié", "approved": "approuvé"}
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    generate_key_pair(args.private_key, args.public_key)
+    print(f"clé privée : {args.private_key} (à garder secrète) ; clé publique : {args.public_key}")
+    return EXIT_OK
+
+
+def _read_draft(path: Path) -> Draft:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InvalidDraft([], source=f"{path} ({error.strerror or error})") from error
+    return Draft.from_json(data, source=str(path))
 
 
 def _read_request(path: Path) -> LetterRequest:

@@ -1,41 +1,88 @@
-"""The Drafter: from a letter request to a draft, section by section."""
+"""The Drafter: from a letter request to a sealed draft, section by section, under guards."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
-from pydantic import ValidationError
+from langchain_core.messages import BaseMessage
+from pydantic import BaseModel, JsonValue, ValidationError
 
-from ._errors import InvalidRequest
+from ._draft import Draft, Paragraph, missing_mentions
+from ._errors import InvalidRequest, UserError
+from ._french import date_longue, montant
+from ._guards import GuardContext, GuardVerdict, check_output
 from ._llm import LocalChatModel
-from ._models import Draft, LetterRequest, Paragraph, TemplateRef
-from ._templates import TemplateLibrary
+from ._manifest import DISCLOSURE_SECTION, LAYOUT_AFTER_BODY, SectionSpec
+from ._models import LetterRequest, TemplateRef
+from ._prompts import PromptTemplate, Style, prompt_for
+from ._record import (
+    AttemptRecord,
+    ModelRecord,
+    ParagraphRecord,
+    PromptRecord,
+    ProvenanceRecord,
+    Usage,
+    seal,
+    sha256_of,
+    text_sha256,
+)
+from ._templates import RenderedSection, Template, TemplateLibrary
 from ._validation import problems_from
 from ._version import __version__
 
-__all__ = ["Drafter"]
+__all__ = ["Disclosure", "Drafter", "LetterData", "model_record"]
+
+Disclosure = Literal["auto", "always", "never"]
+"""When to add the notice that a model drafted part of the letter: for decisions only (auto), for
+every letter with model-written text (always), or never. No notice when no model text was kept."""
+
+_PARAMETER_NAMES = ("temperature", "top_p", "top_k", "repeat_penalty", "max_tokens", "seed", "stop")
+_QUOTES = {"«": "»", '"': '"', "“": "”", "'": "'"}
 
 
 class Drafter:
-    """Drafts letters from a template library.
+    """Drafts letters from a template library, with an optional chat model under guards.
 
-    `llm` is any LangChain chat model (the local one, or one an integrator plugs in on purpose).
-    With `llm=None` every section keeps its vetted text: the letter is complete with no model at all.
+    `llm` is any LangChain chat model: the local one (`Drafter.local()`), or one an integrator plugs
+    in on purpose. With `llm=None` every section keeps its vetted text: the letter is complete with
+    no model at all. Each model output goes through the guards; after `max_retries` rejected retries
+    the section keeps its vetted text, and the provenance record says why.
     """
 
-    def __init__(self, library: TemplateLibrary | None = None, llm: BaseChatModel | None = None) -> None:
+    def __init__(
+        self,
+        library: TemplateLibrary | None = None,
+        llm: BaseChatModel | None = None,
+        *,
+        style: Style = "standard",
+        max_retries: int = 1,
+        disclosure: Disclosure = "auto",
+    ) -> None:
+        if max_retries < 0:
+            raise UserError("max_retries doit être positif ou nul")
+        if disclosure not in {"auto", "always", "never"}:
+            raise UserError(f"disclosure inconnu : {disclosure!r} (auto, always ou never)")
         self.library = library if library is not None else TemplateLibrary.default()
         self.llm = llm
+        self.prompt: PromptTemplate = prompt_for(style)
+        self.style = style
+        self.max_retries = max_retries
+        self.disclosure = disclosure
 
     @classmethod
     def local(cls, library: TemplateLibrary | None = None, **settings: Any) -> Drafter:
         """A drafter with the local model (the embedded default unless `settings` or the environment
-        name another GGUF file)."""
-        return cls(library=library, llm=LocalChatModel.default(**settings))
+        name another GGUF file). Drafting options (`style`, `max_retries`, `disclosure`) go to the
+        drafter, every other setting to `LocalChatModel`."""
+        options = {
+            name: settings.pop(name) for name in ("style", "max_retries", "disclosure") if name in settings
+        }
+        return cls(library=library, llm=LocalChatModel.default(**settings), **options)
 
     def draft(self, request: LetterRequest | Mapping[str, Any]) -> Draft:
         """Draft one letter. Raise `InvalidRequest` naming every field at fault, before any work."""
@@ -45,18 +92,303 @@ class Drafter:
         request = request.model_copy(
             update={"facts": facts.model_dump(mode="json"), "date": request.date or dt.date.today()}
         )
-        paragraphs = tuple(
-            Paragraph(section=s.section, mode=s.mode, origin="template", text=s.text)
-            for s in template.render(request, facts)
+        letter = LetterData(template, request, facts)
+        specs = {spec.id: spec for spec in template.sections}
+        paragraphs: list[Paragraph] = []
+        entries: list[ParagraphRecord] = []
+        for section in template.render(request, facts):
+            spec = specs.get(section.section)
+            if self.llm is None or spec is None or spec.mode == "locked":
+                paragraph, entry = _vetted(section)
+            else:
+                paragraph, entry = self._write(self.llm, section, spec, letter)
+            paragraphs.append(paragraph)
+            entries.append(entry)
+        if self._discloses(template, paragraphs):
+            assert self.llm is not None
+            notice = RenderedSection(
+                DISCLOSURE_SECTION,
+                "locked",
+                template.render_disclosure(
+                    request, model_name=_model_name(self.llm), local=isinstance(self.llm, LocalChatModel)
+                ),
+            )
+            paragraph, entry = _vetted(notice)
+            at = len(paragraphs) - sum(1 for p in paragraphs if p.section in LAYOUT_AFTER_BODY)
+            paragraphs.insert(at, paragraph)
+            entries.insert(at, entry)
+        draft_id = uuid.uuid4().hex
+        record = ProvenanceRecord(
+            draft_id=draft_id,
+            version=1,
+            change="drafted",
+            previous_sha256=None,
+            created_at=dt.datetime.now(dt.UTC),
+            software={"name": "courrier", "version": __version__},
+            template=TemplateRef(id=template.id, version=template.version, sha256=template.sha256),
+            request_sha256=sha256_of(request),
+            facts_sha256=sha256_of(request.facts),
+            organisation=request.sender.organisation,
+            signatory=f"{request.sender.signatory.first_name} {request.sender.signatory.last_name}, "
+            f"{request.sender.signatory.role}",
+            model=model_record(self.llm) if self.llm is not None else None,
+            style=self.style if self.llm is not None else None,
+            max_retries=self.max_retries,
+            required_mentions=template.manifest.required_mentions,
+            missing_mentions=missing_mentions(
+                "\n\n".join(p.text for p in paragraphs), template.manifest.required_mentions
+            ),
+            paragraphs=tuple(entries),
         )
         return Draft(
-            id=uuid.uuid4().hex,
-            created_at=dt.datetime.now(dt.UTC),
-            courrier_version=__version__,
-            template=TemplateRef(id=template.id, version=template.version, sha256=template.sha256),
+            id=draft_id,
             request=request,
-            paragraphs=paragraphs,
+            paragraphs=tuple(paragraphs),
+            provenance=record,
+            integrity=seal(record),
         )
+
+    def _discloses(self, template: Template, paragraphs: list[Paragraph]) -> bool:
+        if self.disclosure == "never" or not any(p.origin == "model" for p in paragraphs):
+            return False
+        return self.disclosure == "always" or template.manifest.decision
+
+    def _write(
+        self, llm: BaseChatModel, section: RenderedSection, spec: SectionSpec, letter: LetterData
+    ) -> tuple[Paragraph, ParagraphRecord]:
+        """Ask the model for one section; keep the first output every guard accepts, else the vetted text."""
+        assert spec.instructions is not None
+        assert spec.min_chars is not None
+        assert spec.max_chars is not None
+        context = letter.guard_context(spec, section.text)
+        mode = context.mode
+        overrides = _bounds(llm, spec.max_chars)
+        attempts: list[AttemptRecord] = []
+        rejected: list[tuple[str, str]] = []
+        for number in range(1, self.max_retries + 2):
+            prompt = self.prompt.render(
+                mode=mode,
+                section=section.section,
+                instructions=spec.instructions,
+                min_chars=spec.min_chars,
+                max_chars=spec.max_chars,
+                data=letter.prompt_data,
+                citizen=letter.citizen_texts,
+                vetted=section.text,
+                rejected=tuple(rejected),
+            )
+            prompt_record = PromptRecord(
+                id=self.prompt.id, version=self.prompt.version, sha256=self.prompt.sha256,
+                rendered_sha256=prompt.sha256,
+            )  # fmt: skip
+            try:
+                reply = llm.invoke(list(prompt.messages), **overrides)
+            except Exception as error:  # noqa: BLE001 - any failure of a pluggable model falls back
+                attempts.append(
+                    AttemptRecord(
+                        number=number,
+                        prompt=prompt_record,
+                        parameters=_parameters(llm, overrides),
+                        error=f"{type(error).__name__}: {error}"[:500],
+                        accepted=False,
+                    )
+                )
+                break
+            raw = reply.text
+            text = clean_output(raw)
+            verdicts = check_output(text, context)
+            accepted = all(verdict.passed for verdict in verdicts)
+            attempts.append(
+                AttemptRecord(
+                    number=number,
+                    prompt=prompt_record,
+                    parameters=_parameters(llm, reply.response_metadata),
+                    usage=_usage(reply),
+                    output_sha256=text_sha256(raw),
+                    verdicts=verdicts,
+                    accepted=accepted,
+                )
+            )
+            if accepted:
+                return (
+                    Paragraph(section=section.section, mode=section.mode, origin="model", text=text),
+                    ParagraphRecord(
+                        section=section.section,
+                        mode=section.mode,
+                        origin="model",
+                        vetted_sha256=text_sha256(section.text),
+                        text_sha256=text_sha256(text),
+                        attempts=tuple(attempts),
+                    ),
+                )
+            rejected.append((text, _reasons(verdicts)))
+        paragraph, entry = _vetted(section)
+        last = attempts[-1]
+        reason = last.error or _reasons(last.verdicts)
+        return paragraph, entry.model_copy(update={"attempts": tuple(attempts), "fallback_reason": reason})
+
+
+class LetterData:
+    """What the model may see of a letter, and what the guards accept as sources."""
+
+    def __init__(self, template: Template, request: LetterRequest, facts: BaseModel) -> None:
+        self.template = template
+        citizen_fields = {spec.name for spec in template.manifest.fields if spec.citizen_text}
+        self.citizen_texts = tuple(
+            str(value) for name in sorted(citizen_fields) if (value := getattr(facts, name)) is not None
+        )
+        types = {spec.name: spec.type for spec in template.manifest.fields}
+        trusted_facts = {
+            name: _for_prompt(getattr(facts, name), types[name])
+            for name in sorted(types)
+            if name not in citizen_fields and getattr(facts, name) is not None
+        }
+        sender, recipient, references = request.sender, request.recipient, request.references
+        assert request.date is not None
+        self.prompt_data: dict[str, Any] = {
+            "courrier": {
+                "date": date_longue(request.date),
+                "expediteur": sender.service or sender.organisation,
+                "collectivite": sender.organisation,
+                "destinataire": " ".join(filter(None, (recipient.civility, recipient.name))),
+                "notre_reference": references.ours,
+                "votre_reference": references.yours,
+            },
+            "faits": trusted_facts,
+        }
+        trusted_request = request.model_dump(mode="json")
+        trusted_request["facts"] = {
+            name: value for name, value in trusted_request["facts"].items() if name not in citizen_fields
+        }
+        self.trusted_sources = tuple(_leaves(self.prompt_data)) + tuple(_leaves(trusted_request))
+
+    def guard_context(self, spec: SectionSpec, vetted_text: str) -> GuardContext:
+        """What the guards check a model-written section against."""
+        assert spec.min_chars is not None
+        assert spec.max_chars is not None
+        return GuardContext(
+            mode="fill" if spec.mode == "fill" else "rephrase",
+            vetted_text=vetted_text,
+            trusted_sources=self.trusted_sources,
+            citizen_texts=self.citizen_texts,
+            min_chars=spec.min_chars,
+            max_chars=spec.max_chars,
+            mentions=self.template.manifest.required_mentions,
+        )
+
+
+def _for_prompt(value: Any, field_type: str) -> Any:
+    """A fact as the letter writes it: dates and amounts in French, lists as lists."""
+    if field_type == "date":
+        return date_longue(value)
+    if field_type == "amount" and isinstance(value, Decimal):
+        return montant(value)
+    return value
+
+
+def _leaves(value: Any) -> Iterator[str]:
+    """Every scalar in a JSON-like value, as text."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _leaves(item)
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)
+
+
+def clean_output(raw: str) -> str:
+    """A model's reply as a paragraph: surrounding space and one pair of enclosing quotes removed,
+    whitespace runs (line breaks included) made single spaces."""
+    text = " ".join(raw.split())
+    if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1]:
+        text = " ".join(text[1:-1].split())
+    return text
+
+
+def _reasons(verdicts: tuple[GuardVerdict, ...]) -> str:
+    return " ; ".join(f"{v.guard} : {v.detail or 'refusé'}" for v in verdicts if not v.passed)
+
+
+def _vetted(section: RenderedSection) -> tuple[Paragraph, ParagraphRecord]:
+    digest = text_sha256(section.text)
+    return (
+        Paragraph(section=section.section, mode=section.mode, origin="template", text=section.text),
+        ParagraphRecord(
+            section=section.section,
+            mode=section.mode,
+            origin="template",
+            vetted_sha256=digest,
+            text_sha256=digest,
+        ),
+    )
+
+
+def _parameters(llm: BaseChatModel, metadata: Mapping[str, Any]) -> dict[str, JsonValue]:
+    """The sampling parameters of one call: those the reply reports, else the model's own settings."""
+    defaults = llm.generation_parameters() if isinstance(llm, LocalChatModel) else {}
+    if isinstance(llm, LocalChatModel):
+        defaults["stop"] = llm.stop
+    return {
+        name: _json_safe(metadata.get(name, defaults.get(name)))
+        for name in _PARAMETER_NAMES
+        if name in metadata or name in defaults
+    }
+
+
+def _bounds(llm: BaseChatModel, max_chars: int) -> dict[str, Any]:
+    """For the local model, a token budget that fits the section: more than `max_chars` is refused anyway
+    (French runs at three to four characters a token), so generating further only wastes time."""
+    if isinstance(llm, LocalChatModel):
+        return {"max_tokens": min(llm.max_tokens, max_chars // 3 + 16)}
+    return {}
+
+
+def _usage(reply: BaseMessage) -> Usage:
+    usage = getattr(reply, "usage_metadata", None) or {}
+    metadata = reply.response_metadata
+    return Usage(
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        finish_reason=metadata.get("finish_reason"),
+        prompt_seconds=metadata.get("prompt_seconds"),
+        generation_seconds=metadata.get("generation_seconds"),
+    )
+
+
+def _json_safe(value: Any) -> JsonValue:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return str(value)
+
+
+def _model_name(llm: BaseChatModel) -> str:
+    if isinstance(llm, LocalChatModel):
+        fingerprint = llm.fingerprint
+        return fingerprint.name or fingerprint.file_name
+    return llm._llm_type
+
+
+def model_record(llm: BaseChatModel) -> ModelRecord:
+    """The model part of the provenance: the GGUF fingerprint and load settings for the local model,
+    the LangChain type and identifying parameters for any other chat model."""
+    if isinstance(llm, LocalChatModel):
+        return ModelRecord(
+            kind=llm._llm_type,
+            fingerprint=llm.fingerprint,
+            settings={"n_ctx": llm.n_ctx, "n_threads": llm.n_threads, "n_batch": llm.n_batch},
+        )
+    return ModelRecord(
+        kind=llm._llm_type,
+        settings={
+            name: value
+            for name, value in sorted(llm._identifying_params.items())
+            if value is None or isinstance(value, bool | int | float | str)
+        },
+    )
 
 
 def _as_request(request: LetterRequest | Mapping[str, Any]) -> LetterRequest:

@@ -6,15 +6,19 @@ The hierarchy::
     ├── UserError                    a mistake in what the caller passed
     │   ├── LibraryNotFound          (also FileNotFoundError) no template folder at that path
     │   ├── TemplateNotFound         (also LookupError) no template with that id
-    │   └── InvalidInput             (also ValueError) input that fails validation, field by field
-    │       ├── InvalidRequest       a letter request, or its facts
-    │       └── InvalidDraft         a draft file that is not a courrier draft
+    │   ├── InvalidInput             (also ValueError) input that fails validation, field by field
+    │   │   ├── InvalidRequest       a letter request, or its facts
+    │   │   └── InvalidDraft         a draft file that is not a courrier draft
+    │   ├── UnknownSection           (also LookupError) an edit names a section the letter lacks
+    │   └── MissingMention           a draft lacking a required mention cannot be approved
     ├── TemplateError                a template that cannot produce a letter
     │   ├── TemplateDefect           a manifest or source that is malformed or inconsistent
     │   └── RenderLimitExceeded      rendering went past a size bound
-    └── ModelError                   the language model cannot be loaded or run
-        ├── ModelLoadError           a missing, non-GGUF or damaged model file, or no backend
-        └── ContextOverflow          a prompt longer than the model's context window
+    ├── ModelError                   the language model cannot be loaded or run
+    │   ├── ModelLoadError           a missing, non-GGUF or damaged model file, or no backend
+    │   └── ContextOverflow          a prompt longer than the model's context window
+    ├── VerificationError            a draft whose text, record or signature do not match
+    └── JournalError                 the journal refuses an event, or is damaged
 
 Every exception carries its context as attributes, so that callers can report it precisely.
 """
@@ -29,17 +33,22 @@ __all__ = [
     "ContextOverflow",
     "CourrierError",
     "FieldProblem",
+    "IntegrityProblem",
     "InvalidDraft",
     "InvalidInput",
     "InvalidRequest",
+    "JournalError",
     "LibraryNotFound",
+    "MissingMention",
     "ModelError",
     "ModelLoadError",
     "RenderLimitExceeded",
     "TemplateDefect",
     "TemplateError",
     "TemplateNotFound",
+    "UnknownSection",
     "UserError",
+    "VerificationError",
 ]
 
 
@@ -104,6 +113,23 @@ class InvalidDraft(InvalidInput):
     """A serialized draft could not be read back."""
 
 
+class UnknownSection(UserError, LookupError):
+    """An edit names a section that the letter does not have."""
+
+    def __init__(self, section: str, available: Sequence[str]) -> None:
+        self.section = section
+        self.available = tuple(available)
+        super().__init__(f"section inconnue : {section!r} (sections : {', '.join(self.available)})")
+
+
+class MissingMention(UserError):
+    """The letter lacks required mentions, so it cannot be approved. `labels` names them."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        self.labels = tuple(labels)
+        super().__init__("mention obligatoire absente : " + " ; ".join(self.labels))
+
+
 class TemplateError(CourrierError):
     """A template cannot produce a letter."""
 
@@ -151,3 +177,38 @@ class ContextOverflow(ModelError):
             f"le prompt fait {prompt_tokens} jetons, plus que la fenêtre de contexte ({n_ctx}) : "
             "augmentez n_ctx ou raccourcissez la demande"
         )
+
+
+@dataclass(frozen=True)
+class IntegrityProblem:
+    """One mismatch found by verification: which paragraph (index and section), if any, and what."""
+
+    message: str
+    index: int | None = None
+    section: str | None = None
+
+    def __str__(self) -> str:
+        where = f"paragraphe {self.index + 1} ({self.section}) : " if self.index is not None else ""
+        return where + self.message
+
+
+class VerificationError(CourrierError):
+    """A draft's text, record, request or signature do not match. `problems` says where."""
+
+    def __init__(self, problems: Sequence[IntegrityProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("vérification échouée : " + " ; ".join(str(p) for p in self.problems))
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """The sections of the paragraphs that differ."""
+        return tuple(p.section for p in self.problems if p.section is not None)
+
+
+class JournalError(CourrierError):
+    """The journal refuses an event (a broken hash chain), or cannot be read or written."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"journal {path} : {reason}")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
-from ._models import Draft
+from ._draft import Draft
 
 __all__ = ["FORMATS", "Format", "render"]
 

@@ -6,8 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._drafting import Drafter
+from ._drafting import Drafter, LetterData
 from ._errors import CourrierError, TemplateDefect
+from ._guards import check_output
 from ._models import LetterRequest, Recipient, Sender, Signatory
 from ._templates import Template, TemplateLibrary, open_library, template_dirs
 
@@ -55,7 +56,8 @@ def lint(path: str | Path) -> list[LintProblem]:
 
 
 def _example_problems(template: Template) -> list[str]:
-    """Draft the manifest's example; check it renders, fits its bounds and holds every mention."""
+    """Draft the manifest's example; check it renders, its fallbacks pass every guard, and it holds every
+    mention."""
     request = LetterRequest(
         template=template.id,
         facts=template.manifest.example,
@@ -68,20 +70,14 @@ def _example_problems(template: Template) -> list[str]:
         draft = drafter.draft(request)
     except CourrierError as error:
         return [f"l'exemple ne se rédige pas : {error}"]
-    problems = []
+    letter = LetterData(template, draft.request, template.validate_facts(draft.request.facts))
     texts = {paragraph.section: paragraph.text for paragraph in draft.paragraphs}
-    for spec in template.sections:
-        if spec.mode == "locked":
-            continue
-        text = texts.get(spec.id, "")
-        assert spec.min_chars is not None
-        assert spec.max_chars is not None
-        if not spec.min_chars <= len(text) <= spec.max_chars:
-            problems.append(
-                f"section {spec.id} : le texte de repli fait {len(text)} caractères, "
-                f"hors des bornes {spec.min_chars}–{spec.max_chars}"
-            )
-    problems += [
-        f"mention obligatoire absente de l'exemple : {m.label}" for m in template.missing_mentions(draft.text)
+    problems = [
+        f"section {spec.id} : le texte de repli échoue au contrôle {verdict.guard} ({verdict.detail})"
+        for spec in template.sections
+        if spec.mode != "locked" and spec.id in texts
+        for verdict in check_output(texts[spec.id], letter.guard_context(spec, texts[spec.id]))
+        if not verdict.passed
     ]
+    problems += [f"mention obligatoire absente de l'exemple : {label}" for label in draft.missing_mentions()]
     return problems

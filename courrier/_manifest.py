@@ -23,6 +23,8 @@ from ._validation import Line, LongText
 
 __all__ = [
     "BODY_SLOT",
+    "DISCLOSURE_FILE",
+    "DISCLOSURE_SECTION",
     "LAYOUT_AFTER_BODY",
     "LAYOUT_BEFORE_BODY",
     "LAYOUT_BLOCKS",
@@ -39,6 +41,12 @@ __all__ = [
 
 LAYOUT_FILE = "_layout/lettre.j2"
 """The vetted base layout that every template extends."""
+
+DISCLOSURE_FILE = "_layout/mention_ia.j2"
+"""The vetted notice that a model drafted part of the letter, rendered after the body when enabled."""
+
+DISCLOSURE_SECTION = "mention_ia"
+"""The section name of that notice in a draft."""
 
 LAYOUT_BEFORE_BODY = (
     "entete",
@@ -88,6 +96,11 @@ class FieldSpec(_Spec):
         default=None,
         description="For an optional field: the other field's values that make it required.",
     )
+    citizen_text: bool = Field(
+        default=False,
+        description="Text written by the citizen: shown to the model as data only, never a source of "
+        "facts for the guards, and never to be copied.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -104,6 +117,8 @@ class FieldSpec(_Spec):
             raise ValueError("un champ obligatoire n'a pas de valeur par défaut")
         if self.required and self.required_when:
             raise ValueError("`required_when` ne s'applique qu'à un champ facultatif")
+        if self.citizen_text and self.type not in {"text", "long_text"}:
+            raise ValueError("`citizen_text` ne s'applique qu'aux types text et long_text")
         return self
 
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from ._errors import InvalidDraft
-from ._validation import Line, problems_from
+from ._validation import Line
 
 __all__ = [
     "Contact",
-    "Draft",
     "LetterRequest",
     "Origin",
-    "Paragraph",
     "Recipient",
     "References",
     "SectionMode",
@@ -112,41 +109,3 @@ class TemplateRef(_Strict):
     id: str
     version: str
     sha256: str
-
-
-class Paragraph(_Strict):
-    """One section of a letter, with the way it may be produced and who produced it."""
-
-    section: str
-    mode: SectionMode
-    origin: Origin
-    text: str
-
-
-class Draft(_Strict):
-    """A drafted letter: ordered paragraphs, the request they came from, and the template used."""
-
-    schema_version: Literal[1] = 1
-    id: str
-    created_at: dt.datetime
-    courrier_version: str
-    template: TemplateRef
-    request: LetterRequest
-    paragraphs: tuple[Paragraph, ...]
-
-    @property
-    def text(self) -> str:
-        """The whole letter as plain text, paragraphs separated by a blank line."""
-        return "\n\n".join(paragraph.text for paragraph in self.paragraphs)
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """Serialize the draft, request included, to JSON."""
-        return self.model_dump_json(indent=indent)
-
-    @classmethod
-    def from_json(cls, data: str | bytes, *, source: str | None = None) -> Draft:
-        """Read a draft back from `to_json()` output; raise `InvalidDraft` naming the fields at fault."""
-        try:
-            return cls.model_validate_json(data)
-        except ValidationError as error:
-            raise InvalidDraft(problems_from(error), source=source) from error

@@ -27,6 +27,7 @@ from ._errors import (
 from ._french import FILTERS
 from ._manifest import (
     BODY_SLOT,
+    DISCLOSURE_FILE,
     LAYOUT_AFTER_BODY,
     LAYOUT_BEFORE_BODY,
     LAYOUT_BLOCKS,
@@ -34,7 +35,6 @@ from ._manifest import (
     OBJECT_SLOT,
     RESERVED_NAMES,
     Manifest,
-    MentionSpec,
     SectionSpec,
     build_facts_model,
 )
@@ -150,6 +150,7 @@ class Template:
         self.facts_model: type[BaseModel] = build_facts_model(self.manifest)
         self._compiled = environment.get_template(self._source_name)
         self._layout = environment.get_template(LAYOUT_FILE)
+        self._disclosure = environment.get_template(DISCLOSURE_FILE)
         body = [(s.id, s.mode) for s in self.manifest.sections]
         layout = [(name, "locked") for name in LAYOUT_BEFORE_BODY]
         tail = [(name, "locked") for name in LAYOUT_AFTER_BODY]
@@ -222,10 +223,15 @@ class Template:
                 rendered.append(RenderedSection(section, mode, text))
         return rendered
 
-    def missing_mentions(self, text: str) -> list[MentionSpec]:
-        """The required mentions that `text` lacks (whitespace runs count as one space)."""
-        flat = " ".join(text.split())
-        return [m for m in self.manifest.required_mentions if not m.regex().search(flat)]
+    def render_disclosure(self, request: LetterRequest, *, model_name: str, local: bool) -> str:
+        """The vetted notice that a model drafted part of this letter (see `DISCLOSURE_FILE`)."""
+        try:
+            text = self._disclosure.render(
+                sender=request.sender.model_dump(), model_name=model_name, local=local
+            )
+        except (JinjaError, TypeError, ValueError) as error:
+            raise TemplateDefect(DISCLOSURE_FILE, [str(error)]) from error
+        return text.strip()
 
     def _render_block(self, context: Context, name: str, budget: int) -> str:
         chunks = []
@@ -289,7 +295,7 @@ class Template:
 
     def _names_used(self, tree: nodes.Template, problems: list[str]) -> tuple[list[str], set[str]]:
         """Follow includes from the source; return every file involved and the fact names they use."""
-        files = [f"{self.directory.name}/{MANIFEST_FILE}", self._source_name, LAYOUT_FILE]
+        files = [f"{self.directory.name}/{MANIFEST_FILE}", self._source_name, LAYOUT_FILE, DISCLOSURE_FILE]
         used = set(meta.find_undeclared_variables(tree))
         pending = [tree]
         while pending:
@@ -396,6 +402,13 @@ def open_library(root: Path) -> _Sandbox:
         layout = environment.parse(source, LAYOUT_FILE)
     except (OSError, JinjaError) as error:
         raise TemplateDefect(LAYOUT_FILE, [f"mise en page illisible : {error}"]) from error
+    try:
+        environment.parse(
+            environment.loader.get_source(environment, DISCLOSURE_FILE)[0],  # type: ignore[union-attr]
+            DISCLOSURE_FILE,
+        )
+    except (OSError, JinjaError) as error:
+        raise TemplateDefect(DISCLOSURE_FILE, [f"mention d'assistance illisible : {error}"]) from error
     names = [block.name for block in _blocks(layout)]
     if names != list(LAYOUT_BLOCKS):
         raise TemplateDefect(

@@ -12,6 +12,12 @@ EXAMPLE_REQUESTS = sorted((ROOT / "examples" / "requests").glob("*.json"))
 SHIPPED = ROOT / "templates"
 
 
+@pytest.fixture(autouse=True)
+def _journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never write to the user's journal: `courrier draft` journals into the test's folder."""
+    monkeypatch.setenv("COURRIER_JOURNAL", str(tmp_path / "journal.sqlite3"))
+
+
 @pytest.fixture(scope="session")
 def library() -> TemplateLibrary:
     return TemplateLibrary.default()

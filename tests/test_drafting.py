@@ -45,7 +45,7 @@ def test_every_example_drafts_a_complete_letter(drafter: Drafter, path: Path) ->
     assert sections == [s for s, _ in template.section_plan if s in sections]
     assert all(p.origin == "template" for p in draft.paragraphs)
     assert all(p.text and p.text == p.text.strip() for p in draft.paragraphs)
-    assert template.missing_mentions(draft.text) == []
+    assert draft.missing_mentions() == ()
     signatory = request.sender.signatory
     assert signatory.role in draft.text
     assert signatory.last_name.upper() in draft.text

@@ -66,7 +66,7 @@ DEFECTS = [
         "lettre.j2",
         "Pour toute question, vous pouvez nous contacter en rappelant la référence de ce courrier.",
         "Contactez-nous.",
-        "bornes",
+        "contrôle length (texte trop court",
         id="fallback-out-of-bounds",
     ),
     pytest.param(

@@ -1,0 +1,673 @@
+"""Guards on model output: a rephrased or filled section must pass every guard, or its vetted text stays.
+
+Each guard is a cheap, deterministic check over plain text:
+
+- `length`: the bounds of the section.
+- `french`: a function-word heuristic (see `_french_problem`).
+- `artefacts`: template syntax, placeholders, chat markers, markdown, tags, assistant phrasing.
+- `invented_items`: dates, amounts and numbers (digits or French number words from « deux »), article
+  references, URLs, e-mails, phones, case references and proper names must come from the trusted sources
+  or the vetted text, compared by normalized value: « 2 novembre 2026 » matches "2026-11-02",
+  « 1 234,50 € » matches "1234.50", « deux » matches "2".
+- `kept_items` (rephrase only): the vetted text's items are all still there.
+- `mentions_kept`: the required mentions that the vetted text holds.
+- `no_new_commitment`: legally loaded stems (accord-, refus-, rembours-…) absent from the sources.
+- `no_citizen_copy`: no run of 8 words copied from the citizen's text.
+
+Citizen text is never a source. The vetted text always is: the fallback passes every guard whose bounds
+it fits. Every regular expression runs in linear time, and `check_output` handles any unicode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import cached_property, partial
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict
+
+from ._manifest import MentionSpec
+
+__all__ = ["GUARD_NAMES", "GuardContext", "GuardName", "GuardVerdict", "check_output"]
+
+GuardName = Literal[
+    "length",
+    "french",
+    "artefacts",
+    "invented_items",
+    "kept_items",
+    "mentions_kept",
+    "no_new_commitment",
+    "no_citizen_copy",
+]
+
+GUARD_NAMES: tuple[GuardName, ...] = get_args(GuardName)
+"""Every guard, in the order `check_output` runs them."""
+
+_MAX_ITEMS = 10
+_COPY_RUN = 8
+_TOKEN = re.compile(r"\w+")
+
+
+class GuardVerdict(BaseModel):
+    """One guard's verdict on one output."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    guard: GuardName
+    passed: bool
+    detail: str | None = None
+    items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    """What the guards compare a section's output with."""
+
+    mode: Literal["rephrase", "fill"]
+    vetted_text: str
+    trusted_sources: tuple[str, ...]
+    citizen_texts: tuple[str, ...]
+    min_chars: int
+    max_chars: int
+    mentions: tuple[MentionSpec, ...]
+
+
+# --- Items -------------------------------------------------------------------------------------------
+
+_ItemKind = Literal[
+    "date", "day_month", "month_year", "number", "article", "url", "email", "phone", "code", "name"
+]
+
+_KIND_LABELS: dict[_ItemKind, str] = {
+    "date": "date",
+    "day_month": "date",
+    "month_year": "date",
+    "number": "nombre ou montant",
+    "article": "article",
+    "url": "adresse web",
+    "email": "courriel",
+    "phone": "téléphone",
+    "code": "référence",
+    "name": "nom propre",
+}
+
+
+@dataclass(frozen=True)
+class _Item:
+    kind: _ItemKind
+    key: Hashable
+    surface: str
+
+
+_MONTHS = {
+    "janvier": 1,
+    "février": 2,
+    "fevrier": 2,
+    "mars": 3,
+    "avril": 4,
+    "mai": 5,
+    "juin": 6,
+    "juillet": 7,
+    "août": 8,
+    "aout": 8,
+    "septembre": 9,
+    "octobre": 10,
+    "novembre": 11,
+    "décembre": 12,
+    "decembre": 12,
+}
+_MONTH = "(?P<month>" + "|".join(_MONTHS) + ")"
+_DAY = "(?P<day>1er|1ᵉʳ|premier|[0-9]{1,2})"
+
+_NUMBER_WORDS = {
+    "deux": 2,
+    "trois": 3,
+    "quatre": 4,
+    "cinq": 5,
+    "six": 6,
+    "sept": 7,
+    "huit": 8,
+    "neuf": 9,
+    "dix": 10,
+    "onze": 11,
+    "douze": 12,
+    "treize": 13,
+    "quatorze": 14,
+    "quinze": 15,
+    "seize": 16,
+    "vingts": 20,
+    "vingt": 20,
+    "trente": 30,
+    "quarante": 40,
+    "cinquante": 50,
+    "soixante": 60,
+    "cents": 100,
+    "cent": 100,
+    "mille": 1000,
+}
+_NUMBER_WORD = "(?:" + "|".join(_NUMBER_WORDS) + r")\b"
+_GROUP_SPACE = "[ \u00a0\u202f\u2009]"
+_URL_TAIL = '[^\\s<>"«»]*[^\\s<>"«».,;:!?)\'’]'
+"""The rest of a URL, up to a space, less its trailing punctuation."""
+
+
+def _date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _day(match: re.Match[str]) -> int:
+    day = match["day"]
+    return int(day) if day.isdecimal() else 1  # « 1er », « 1ᵉʳ », « premier »
+
+
+def _parse_iso(match: re.Match[str]) -> dt.date | None:
+    return _date(int(match["year"]), int(match["month"]), int(match["day"]))
+
+
+def _parse_numeric_date(match: re.Match[str]) -> dt.date | None:
+    year = int(match["year"])
+    return _date(year + 2000 if year < 100 else year, int(match["month"]), int(match["day"]))
+
+
+def _parse_long_date(match: re.Match[str]) -> dt.date | None:
+    return _date(int(match["year"]), _MONTHS[match["month"].casefold()], _day(match))
+
+
+def _parse_day_month(match: re.Match[str]) -> tuple[int, int] | None:
+    month = _MONTHS[match["month"].casefold()]
+    # With no year, the day is checked against a leap year, so that 29 février is a date.
+    return (month, _day(match)) if _date(2000, month, _day(match)) else None
+
+
+def _parse_month_year(match: re.Match[str]) -> tuple[int, int]:
+    return (int(match["year"]), _MONTHS[match["month"].casefold()])
+
+
+def _parse_article(match: re.Match[str]) -> str:
+    return (match["prefix"] or "").upper() + match["number"]
+
+
+def _parse_code(match: re.Match[str]) -> str | None:
+    surface = match[0]
+    has_digit = any("0" <= char <= "9" for char in surface)
+    return surface.casefold() if has_digit and any(char.isalpha() for char in surface) else None
+
+
+def _parse_number(match: re.Match[str]) -> Decimal | None:
+    digits = re.sub(_GROUP_SPACE, "", match[0]).replace(",", ".")
+    try:
+        return Decimal(digits)
+    except InvalidOperation:
+        return None
+
+
+def _parse_number_words(match: re.Match[str]) -> Decimal:
+    """The value of a chain of French number words: « deux », « dix-sept », « quatre-vingt-dix »."""
+    total = current = 0
+    for word in re.split("[ -]", match[0].casefold()):
+        if word in {"cent", "cents"}:
+            current = max(current, 1) * 100
+        elif word == "mille":
+            total, current = total + max(current, 1) * 1000, 0
+        elif word in {"vingt", "vingts"} and current % 100 == 4:
+            current += 76
+        else:
+            current += _NUMBER_WORDS[word]
+    return Decimal(total + current)
+
+
+def _parse_phone(match: re.Match[str]) -> str:
+    digits = "".join(char for char in match[0] if "0" <= char <= "9")
+    return "0" + digits[-9:]
+
+
+def _parse_url(match: re.Match[str]) -> str:
+    url = match[0].casefold()
+    url = re.sub(r"^https?://", "", url)
+    return url.removeprefix("www.").rstrip("/")
+
+
+def _parse_email(match: re.Match[str]) -> str:
+    return match[0].casefold()
+
+
+_Parser = Callable[[re.Match[str]], Hashable | None]
+
+# Extractors run in this order; each one masks what it found, so that the digits of a date or a phone
+# are not read again as bare numbers.
+_EXTRACTORS: tuple[tuple[_ItemKind, re.Pattern[str], _Parser], ...] = (
+    ("email", re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), _parse_email),
+    ("url", re.compile(rf"(?i:(?<![\w./])(?:https?://|www\.){_URL_TAIL})"), _parse_url),
+    (
+        "url",
+        re.compile(
+            r"(?i:(?<![\w.@/-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:fr|com|org|net|eu|info|io|be|ch)(?![\w-])"
+            rf"(?:/{_URL_TAIL})?)"
+        ),
+        _parse_url,
+    ),
+    (
+        "phone",
+        re.compile(
+            r"(?<![0-9+])(?:\+33[ .\u00a0\u202f]?(?:\(0\)[ .]?)?|0)[1-9]"
+            r"(?:[ .\u00a0\u202f-]?[0-9]{2}){4}(?![0-9])"
+        ),
+        _parse_phone,
+    ),
+    (
+        "date",
+        re.compile(r"(?<![0-9])(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})(?![0-9])"),
+        _parse_iso,
+    ),
+    (
+        "date",
+        re.compile(
+            r"(?<![0-9])(?P<day>[0-9]{1,2})(?P<sep>[/.])(?P<month>[0-9]{1,2})(?P=sep)"
+            r"(?P<year>[0-9]{4}|[0-9]{2})(?![0-9])"
+        ),
+        _parse_numeric_date,
+    ),
+    (
+        "date",
+        re.compile(rf"(?i:(?<!\w){_DAY}\s+{_MONTH}\s+(?P<year>[0-9]{{4}})(?![0-9]))"),
+        _parse_long_date,
+    ),
+    ("day_month", re.compile(rf"(?i:(?<!\w){_DAY}\s+{_MONTH}\b)"), _parse_day_month),
+    ("month_year", re.compile(rf"(?i:\b{_MONTH}\s+(?P<year>[0-9]{{4}})(?![0-9]))"), _parse_month_year),
+    (
+        "article",
+        re.compile(
+            r"\b(?i:articles?|art\.)\s*(?:(?P<prefix>[LRD])\s?\.?\s?)?(?P<number>[0-9]+(?:-[0-9]+)*)(?![0-9])"
+        ),
+        _parse_article,
+    ),
+    (
+        "article",
+        re.compile(r"(?<!\w)(?P<prefix>[LRD])\s?\.?\s?(?P<number>[0-9]{1,4}(?:-[0-9]+)+)(?![0-9])"),
+        _parse_article,
+    ),
+    ("code", re.compile(r"(?<![\w-])[^\W_]+(?:[-/_][^\W_]+)+"), _parse_code),
+    (
+        "number",
+        re.compile(
+            rf"(?<![0-9])(?:[0-9]{{1,3}}(?:{_GROUP_SPACE}[0-9]{{3}})+|[0-9]+)(?:[.,][0-9]+)?(?![0-9])"
+        ),
+        _parse_number,
+    ),
+    ("number", re.compile(rf"(?i:\b{_NUMBER_WORD}(?:[ -]{_NUMBER_WORD})*)"), _parse_number_words),
+)
+
+_WORD = re.compile(r"[^\W\d_]+")
+_ORDINARY_CAPITALIZED = frozenset(
+    {"madame", "monsieur", "mesdames", "messieurs", "mademoiselle", "mme", "mmes", "mlle", "m", "mm"}
+    | {"maître", "me", "docteur", "dr"}
+)
+"""Capitalized words of any French letter that name nobody."""
+_ABBREVIATIONS = frozenset({"m", "mm", "mme", "mmes", "mlle", "me", "dr", "st", "ste", "cf"})
+"""Words whose final period does not end a sentence (as do initials: « J. Dupont »)."""
+_SENTENCE_ENDS = frozenset(".!?…\n\r\u2028\u2029")
+_OPENERS = " \t\u00a0\u202f\u2009«“\"'‘’([—–-•*"
+
+
+def _extract(text: str) -> list[_Item]:
+    """Every item of `text` (NFC), in extractor order."""
+    items: list[_Item] = []
+    for kind, pattern, parse in _EXTRACTORS:
+        text = pattern.sub(partial(_mask, kind=kind, parse=parse, items=items), text)
+    items += _names(text)
+    return items
+
+
+def _mask(match: re.Match[str], kind: _ItemKind, parse: _Parser, items: list[_Item]) -> str:
+    """Record the item `match` holds, if any, and blank it out."""
+    key = parse(match)
+    if key is None:
+        return match[0]
+    items.append(_Item(kind, key, match[0]))
+    return " " * len(match[0])
+
+
+def _starts_sentence(gap: str, previous: str | None) -> bool:
+    """Whether a word preceded by `gap` (and by the word `previous`, if any) begins a sentence."""
+    stripped = gap.rstrip(_OPENERS)
+    if not stripped:
+        return previous is None
+    if stripped == "." and previous is not None:
+        return not (len(previous) == 1 or previous.casefold() in _ABBREVIATIONS)
+    return stripped[-1] in _SENTENCE_ENDS
+
+
+def _names(masked: str) -> Iterator[_Item]:
+    """Capitalized words that are not sentence-initial (a sentence-initial one counts when the next word,
+    after spaces only, is capitalized too: « Jean Dupont »), except the ordinary words of a letter."""
+    words = list(_WORD.finditer(masked))
+    for index, word in enumerate(words):
+        surface = word[0]
+        if not surface[0].isupper() or surface.casefold() in _ORDINARY_CAPITALIZED:
+            continue
+        previous = words[index - 1] if index else None
+        gap = masked[previous.end() if previous else 0 : word.start()]
+        if _starts_sentence(gap, previous[0] if previous else None):
+            following = words[index + 1] if index + 1 < len(words) else None
+            if following is None or not following[0][0].isupper():
+                continue
+            if masked[word.end() : following.start()].strip():
+                continue
+        yield _Item("name", surface.casefold(), surface)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(word.casefold() for word in _WORD.findall(text))
+
+
+def _derived_keys(item: _Item) -> Iterator[tuple[str, Hashable]]:
+    """The keys an item makes available: a full date also vouches for its day and month, its month and
+    year, and its year."""
+    yield item.kind, item.key
+    if isinstance(item.key, dt.date):
+        yield "day_month", (item.key.month, item.key.day)
+        yield "month_year", (item.key.year, item.key.month)
+        yield "year", item.key.year
+    elif item.kind == "month_year" and isinstance(item.key, tuple):
+        yield "year", item.key[0]
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """The items of some texts, and their words, to test whether an item is covered."""
+
+    keys: frozenset[tuple[str, Hashable]]
+    words: frozenset[str]
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> _Pool:
+        texts = tuple(texts)
+        keys = frozenset(key for text in texts for item in _extract(text) for key in _derived_keys(item))
+        return cls(keys, frozenset().union(*(_words(text) for text in texts)))
+
+    def covers(self, item: _Item) -> bool:
+        if item.kind == "name":
+            return item.key in self.words
+        if (item.kind, item.key) in self.keys:
+            return True
+        # A bare year is covered by any date in that year.
+        key = item.key
+        return (
+            item.kind == "number"
+            and isinstance(key, Decimal)
+            and key == key.to_integral_value()
+            and 1000 <= key <= 9999
+            and ("year", int(key)) in self.keys
+        )
+
+
+def _describe(items: Iterable[_Item]) -> tuple[str, tuple[str, ...]]:
+    """A French detail (`label « surface »`, …) and the distinct surfaces, both capped."""
+    kinds: dict[str, _ItemKind] = {}
+    for item in items:
+        kinds.setdefault(item.surface, item.kind)
+    surfaces = _unique(kinds)
+    return ", ".join(f"{_KIND_LABELS[kinds[s]]} « {s} »" for s in surfaces), surfaces
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))[:_MAX_ITEMS]
+
+
+# --- Language ---------------------------------------------------------------------------------------
+
+# French function words (those shared with English: a, on, me, son, car, an, s, m… are left out), and
+# English function words that are not French.
+# fmt: off
+_FRENCH_WORDS = frozenset({
+    "le", "la", "les", "l", "de", "des", "du", "d", "un", "une", "et", "à", "au", "aux", "en", "dans",
+    "pour", "par", "sur", "avec", "sans", "sous", "ne", "n", "pas", "plus", "que", "qu", "qui", "dont",
+    "où", "ce", "cet", "cette", "ces", "c", "se", "sa", "ses", "leur", "leurs", "nous", "vous", "votre",
+    "vos", "notre", "nos", "il", "ils", "elle", "elles", "y", "est", "sont", "été", "être", "avons",
+    "avez", "ont", "ai", "je", "j", "mon", "ma", "mes", "si", "mais", "ou", "donc", "lui", "très",
+    "tout", "toute", "tous", "toutes", "afin", "auprès", "chez", "entre", "vers"
+})
+_ENGLISH_WORDS = frozenset({
+    "the", "and", "of", "to", "is", "are", "was", "were", "be", "been", "you", "your", "we", "our",
+    "us", "it", "its", "this", "that", "these", "those", "with", "for", "from", "will", "would", "can",
+    "could", "should", "have", "has", "had", "not", "at", "by", "in", "please", "thank", "thanks",
+    "any", "my", "i", "he", "she", "they", "their", "them", "do", "does", "which", "what", "there",
+    "here", "if", "into", "about"
+})
+# fmt: on
+
+
+def _latin(char: str) -> bool:
+    return ord(char) < 0x250 or 0x1E00 <= ord(char) <= 0x1EFF
+
+
+def _french_problem(text: str) -> str | None:
+    """Why `text` does not read as French, or None.
+
+    Heuristic: most visible characters are letters, nearly all letters are Latin, at least two distinct
+    French function words make up at least a fifth of the words, and they outnumber English function
+    words more than twice over.
+    """
+    visible = [char for char in text if not char.isspace()]
+    letters = [char for char in visible if char.isalpha()]
+    if len(letters) * 2 < len(visible) or sum(map(_latin, letters)) < 0.9 * len(letters):
+        return "le texte est fait surtout d'autre chose que de lettres latines"
+    words = [word.casefold() for word in _WORD.findall(text)]
+    french = [word for word in words if word in _FRENCH_WORDS]
+    english = sum(word in _ENGLISH_WORDS for word in words)
+    if len(set(french)) < 2 or len(french) * 5 < len(words) or len(french) <= 2 * english:
+        counts = f"{len(french)} mots outils français, {english} anglais"
+        return f"le texte ne se lit pas comme du français ({counts})"
+    return None
+
+
+# --- Artefacts --------------------------------------------------------------------------------------
+
+_UPPER = "A-ZÀ-ÖØ-Þ"
+_ARTEFACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("syntaxe de modèle", re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|\$\{")),
+    (
+        "espace réservé",
+        re.compile(
+            rf"\[[ ]?[{_UPPER}][{_UPPER}0-9 _'’.-]{{0,60}}\]|\bX{{3,}}\b|_{{3,}}"
+            r"|(?i:\[(?:nom|prénom|date|adresse|montant|référence|signature|ville)[^\]\n]{0,60}\])"
+        ),
+    ),
+    ("délimiteur de données", re.compile(r"<<<|>>>")),
+    (
+        "marqueur de conversation",
+        re.compile(
+            r"<\|[^|\n]{0,40}\|>|\[/?INST\]|<</?SYS>>"
+            r"|(?im:^[ \t]*(?:assistant|assistante|user|system|système|utilisateur)[ \t\u00a0\u202f]*:)"
+        ),
+    ),
+    ("balise", re.compile(r"</?[A-Za-z][\w-]{0,30}(?:\s[^<>\n]{0,200})?/?>")),
+    ("mise en forme markdown", re.compile(r"\*\*|```|(?m:^[ \t]*(?:#{1,6}|[-*•])[ \t])")),
+    (
+        "formule d'assistant",
+        re.compile(
+            r"(?i:\ben\s+tant\s+qu['’]\s*(?:ia|intelligence\s+artificielle|assistante?)\b"
+            r"|\ben\s+tant\s+que\s+(?:mod[eè]le|assistante?|programme|robot)\b"
+            r"|\bje\s+suis\s+(?:une?\s+)?(?:ia|intelligence\s+artificielle|mod[eè]le\s+de\s+langage"
+            r"|assistante?\s+virtuel(?:le)?|robot)\b"
+            r"|\bmod[eè]le\s+de\s+langage\b|\blanguage\s+model\b|\bas\s+an?\s+(?:ai|assistant)\b"
+            r"|\bvoici\s+(?:une|la|le|un|votre|ma|mon)\s+(?:nouvelle\s+)?"
+            r"(?:reformulation|version|texte|paragraphe|réponse|proposition)\b"
+            r"|^[ \t]*(?:reformulation|texte\s+reformulé|version\s+reformulée|réponse)[ \t\u00a0\u202f]*:)",
+            re.MULTILINE,
+        ),
+    ),
+)
+
+
+# --- Commitments ------------------------------------------------------------------------------------
+
+_COMMITMENTS = {
+    "accord": "accord",
+    "accept": "accept",
+    "favorable": "favorabl",
+    "defavorable": "d[ée]favorabl",
+    "rejet": "rejet|refus",
+    "annulation": "annul",
+    "remboursement": "rembours",
+    "exoneration": "exon[ée]r",
+    "derogation": "d[ée]rog",
+    "autorisation": "autoris",
+    "gratuite": "gratuit",
+    "indemnisation": "indemni",
+    "promesse": "promet|promis|promesse",
+    "garantie": "garanti",
+    "engagement": "engag",
+    "dedommagement": "d[ée]dommag",
+    "sans_suite": r"sans\s+suite",
+    "classement": "classé",
+}
+"""Legally loaded stems (synonyms share a name: a refusal rephrased as a rejection is no new commitment)."""
+_COMMITMENT = re.compile(
+    r"(?i:\b(?:" + "|".join(f"(?P<{name}>{stem})" for name, stem in _COMMITMENTS.items()) + r")\w*)"
+)
+
+
+def _commitments(text: str) -> Iterator[tuple[str, str]]:
+    """(stem name, surface) of every loaded word in `text`."""
+    for match in _COMMITMENT.finditer(text):
+        assert match.lastgroup is not None
+        yield match.lastgroup, match[0]
+
+
+# --- Guards -----------------------------------------------------------------------------------------
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+class _Check:
+    """One output under check, with what several guards share computed once."""
+
+    def __init__(self, text: str, context: GuardContext) -> None:
+        self.raw = text
+        self.context = context
+        self.text = _nfc(text)
+        self.vetted = _nfc(context.vetted_text)
+
+    @cached_property
+    def sources(self) -> tuple[str, ...]:
+        return (self.vetted, *map(_nfc, self.context.trusted_sources))
+
+    def length(self) -> GuardVerdict:
+        size, low, high = len(self.raw), self.context.min_chars, self.context.max_chars
+        if size < low:
+            return _fail("length", f"texte trop court : {size} caractères (minimum {low})")
+        if size > high:
+            return _fail("length", f"texte trop long : {size} caractères (maximum {high})")
+        return GuardVerdict(guard="length", passed=True)
+
+    def french(self) -> GuardVerdict:
+        problem = _french_problem(self.text)
+        return _fail("french", problem) if problem else GuardVerdict(guard="french", passed=True)
+
+    def artefacts(self) -> GuardVerdict:
+        found = [(label, m[0]) for label, pattern in _ARTEFACTS for m in pattern.finditer(self.text)]
+        if not found:
+            return GuardVerdict(guard="artefacts", passed=True)
+        labels = ", ".join(dict.fromkeys(label for label, _ in found))
+        return _fail("artefacts", f"reste de génération : {labels}", (s for _, s in found))
+
+    def invented_items(self) -> GuardVerdict:
+        pool = _Pool.of(self.sources)
+        invented = [item for item in _extract(self.text) if not pool.covers(item)]
+        if not invented:
+            return GuardVerdict(guard="invented_items", passed=True)
+        described, surfaces = _describe(invented)
+        return _fail("invented_items", f"absent des données : {described}", surfaces)
+
+    def kept_items(self) -> GuardVerdict:
+        pool = _Pool.of((self.text,))
+        dropped = [item for item in _extract(self.vetted) if not pool.covers(item)]
+        if not dropped:
+            return GuardVerdict(guard="kept_items", passed=True)
+        described, surfaces = _describe(dropped)
+        return _fail("kept_items", f"perdu par rapport au texte validé : {described}", surfaces)
+
+    def mentions_kept(self) -> GuardVerdict:
+        vetted, output = " ".join(self.vetted.split()), " ".join(self.text.split())
+        lost = [
+            mention.label
+            for mention in self.context.mentions
+            if mention.regex().search(vetted) and not mention.regex().search(output)
+        ]
+        if not lost:
+            return GuardVerdict(guard="mentions_kept", passed=True)
+        return _fail("mentions_kept", f"mention obligatoire perdue : {' ; '.join(lost)}", lost)
+
+    def no_new_commitment(self) -> GuardVerdict:
+        allowed = {stem for source in self.sources for stem, _ in _commitments(source)}
+        new = [surface for stem, surface in _commitments(self.text) if stem not in allowed]
+        if not new:
+            return GuardVerdict(guard="no_new_commitment", passed=True)
+        return _fail(
+            "no_new_commitment", f"terme engageant absent des données : {', '.join(_unique(new))}", new
+        )
+
+    def no_citizen_copy(self) -> GuardVerdict:
+        citizen = set().union(*(_ngrams(_tokens(_nfc(text))) for text in self.context.citizen_texts))
+        if not citizen:
+            return GuardVerdict(guard="no_citizen_copy", passed=True)
+        allowed = set().union(*(_ngrams(_tokens(source)) for source in self.sources))
+        words = list(_TOKEN.finditer(self.text))
+        output = [word[0].casefold() for word in words]
+        copied = [False] * len(words)
+        for start in range(len(words) - _COPY_RUN + 1):
+            run = tuple(output[start : start + _COPY_RUN])
+            if run in citizen and run not in allowed:
+                copied[start : start + _COPY_RUN] = [True] * _COPY_RUN
+        runs = _runs(copied)
+        if not runs:
+            return GuardVerdict(guard="no_citizen_copy", passed=True)
+        surfaces = [self.text[words[first].start() : words[last].end()] for first, last in runs]
+        return _fail("no_citizen_copy", f"{len(runs)} passage(s) recopié(s) du texte de l'usager", surfaces)
+
+
+def _tokens(text: str) -> list[str]:
+    return [word.casefold() for word in _TOKEN.findall(text)]
+
+
+def _ngrams(words: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + _COPY_RUN]) for i in range(len(words) - _COPY_RUN + 1)}
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """(first, last) indexes of each run of True."""
+    runs: list[tuple[int, int]] = []
+    for index, flag in enumerate(flags):
+        if not flag:
+            continue
+        if runs and runs[-1][1] == index - 1:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    return runs
+
+
+def _fail(guard: GuardName, detail: str, items: Iterable[str] = ()) -> GuardVerdict:
+    return GuardVerdict(guard=guard, passed=False, detail=detail, items=_unique(items))
+
+
+def check_output(text: str, context: GuardContext) -> tuple[GuardVerdict, ...]:
+    """Run every guard that applies to the mode, in the fixed order of GuardName; one verdict each.
+
+    `kept_items` applies to "rephrase" only; every other guard applies to both modes.
+    """
+    check = _Check(text, context)
+    names = (name for name in GUARD_NAMES if name != "kept_items" or context.mode == "rephrase")
+    return tuple(getattr(check, name)() for name in names)

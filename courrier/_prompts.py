@@ -1,0 +1,123 @@
+"""Versioned prompts for the model-written sections: one TOML file per style in `courrier/prompts/`.
+
+Each prompt file has an id, a version and a SHA-256 (of its bytes), all recorded in the provenance.
+A rendered prompt is ordered for llama.cpp's prefix reuse: the system message, then the letter's
+data, then the citizen's text, are the same for every section of a letter; only the task differs.
+Data is serialized as JSON with ``<`` and ``>`` escaped, so no value can close its ``<<< >>>`` block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import string
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal, get_args
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from ._errors import UserError
+
+__all__ = ["STYLES", "PromptTemplate", "RenderedPrompt", "Style", "canonical_messages", "prompt_for"]
+
+Style = Literal["standard", "langage_clair"]
+"""How the model writes: standard administrative French, or plain language (« langage clair »)."""
+
+STYLES: tuple[Style, ...] = get_args(Style)
+
+_PLACEHOLDERS = {
+    "system": set(),
+    "data": {"data"},
+    "citizen": {"citizen"},
+    "fill": {"section", "instructions", "min_chars", "max_chars"},
+    "rephrase": {"section", "instructions", "min_chars", "max_chars", "vetted"},
+    "retry": {"reasons"},
+}
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    """The messages sent for one attempt, and the SHA-256 of their canonical form."""
+
+    messages: tuple[BaseMessage, ...]
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """One prompt file: the parts that, filled with a section's data, make its messages."""
+
+    id: str
+    version: str
+    sha256: str
+    parts: dict[str, str]
+
+    def render(
+        self,
+        *,
+        mode: Literal["fill", "rephrase"],
+        section: str,
+        instructions: str,
+        min_chars: int,
+        max_chars: int,
+        data: Any,
+        citizen: tuple[str, ...],
+        vetted: str,
+        rejected: tuple[tuple[str, str], ...] = (),
+    ) -> RenderedPrompt:
+        """The messages for one section; `rejected` holds the earlier (output, reasons) of this section."""
+        blocks = [self.parts["data"].format(data=_as_data(data))]
+        if citizen:
+            blocks.append(self.parts["citizen"].format(citizen=_as_data(list(citizen))))
+        task = self.parts[mode].format(
+            section=section,
+            instructions=instructions,
+            min_chars=min_chars,
+            max_chars=max_chars,
+            vetted=_as_data(vetted),
+        )
+        messages: list[BaseMessage] = [
+            SystemMessage(self.parts["system"]),
+            HumanMessage("\n\n".join([*blocks, task])),
+        ]
+        for output, reasons in rejected:
+            messages += [AIMessage(output), HumanMessage(self.parts["retry"].format(reasons=reasons))]
+        return RenderedPrompt(tuple(messages), _sha256(canonical_messages(messages)))
+
+
+def canonical_messages(messages: list[BaseMessage] | tuple[BaseMessage, ...]) -> bytes:
+    """The bytes hashed for a rendered prompt: a JSON list of {"content", "role"} objects.
+
+    Contract: ``json.dumps([{"content": ..., "role": ...}, ...], ensure_ascii=False,
+    separators=(",", ":"), sort_keys=True)`` encoded in UTF-8, roles being LangChain's message types.
+    Changing it changes every prompt hash recorded in past drafts.
+    """
+    listed = [{"content": message.content, "role": message.type} for message in messages]
+    return json.dumps(listed, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def _as_data(value: Any) -> str:
+    """JSON with ``<`` and ``>`` escaped: data can never close or open a ``<<< >>>`` block."""
+    text = json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@cache
+def prompt_for(style: str) -> PromptTemplate:
+    """The prompt file of a style; `UserError` for an unknown style."""
+    if style not in STYLES:
+        raise UserError(f"style de rédaction inconnu : {style!r} (styles : {', '.join(STYLES)})")
+    raw = resources.files("courrier").joinpath("prompts", f"{style}.toml").read_bytes()
+    data = tomllib.loads(raw.decode("utf-8"))
+    parts = {name: data[name] for name in _PLACEHOLDERS}
+    for name, expected in _PLACEHOLDERS.items():
+        found = {field for _, field, _, _ in string.Formatter().parse(parts[name]) if field}
+        assert found == expected, f"prompt {style}.{name}: placeholders {found} != {expected}"
+    return PromptTemplate(id=data["id"], version=data["version"], sha256=_sha256(raw), parts=parts)

@@ -1,0 +1,188 @@
+"""The provenance record of a draft: what produced each paragraph, and the hashes that seal it.
+
+Canonical JSON and hashing are a contract: a record's hash is the SHA-256 of its RFC 8785 (JSON
+Canonicalization Scheme) serialization, taken from pydantic's JSON mode. Changing either changes
+every hash recorded in past drafts and journals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any, Literal
+
+import rfc8785
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from ._guards import GuardVerdict
+from ._llm import ModelFingerprint
+from ._manifest import MentionSpec
+from ._models import Origin, SectionMode, TemplateRef
+
+__all__ = [
+    "ApprovalRecord",
+    "AttemptRecord",
+    "Change",
+    "EditRecord",
+    "Integrity",
+    "ModelRecord",
+    "ParagraphRecord",
+    "PromptRecord",
+    "ProvenanceRecord",
+    "Signature",
+    "Usage",
+    "canonical_json",
+    "seal",
+    "sha256_hex",
+    "sha256_of",
+    "text_sha256",
+]
+
+Change = Literal["drafted", "edited", "approved"]
+"""What made a version of a draft."""
+
+
+def canonical_json(value: BaseModel | Any) -> bytes:
+    """RFC 8785 canonical JSON of a pydantic model (in JSON mode) or of plain JSON data."""
+    data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    return rfc8785.dumps(data)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_of(value: BaseModel | Any) -> str:
+    """SHA-256 of the canonical JSON of `value`: the hash contract of every record part."""
+    return sha256_hex(canonical_json(value))
+
+
+def text_sha256(text: str) -> str:
+    """SHA-256 of a paragraph's text, encoded in UTF-8."""
+    return sha256_hex(text.encode("utf-8"))
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PromptRecord(_Record):
+    """The prompt file used (id, version, SHA-256 of its bytes) and the hash of the rendered messages."""
+
+    id: str
+    version: str
+    sha256: str
+    rendered_sha256: str
+
+
+class Usage(_Record):
+    """Tokens, finish reason and timings of one generation, as far as the chat model reports them."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    finish_reason: str | None = None
+    prompt_seconds: float | None = None
+    generation_seconds: float | None = None
+
+
+class AttemptRecord(_Record):
+    """One call to the model for a section: what was asked, what came back, and the guards' verdicts."""
+
+    number: int = Field(ge=1)
+    prompt: PromptRecord
+    parameters: dict[str, JsonValue]
+    usage: Usage | None = None
+    output_sha256: str | None = None
+    error: str | None = None
+    verdicts: tuple[GuardVerdict, ...] = ()
+    accepted: bool
+
+
+class ParagraphRecord(_Record):
+    """The provenance of one paragraph. `vetted_sha256` is the hash of the template's rendering."""
+
+    section: str
+    mode: SectionMode
+    origin: Origin
+    vetted_sha256: str
+    text_sha256: str
+    attempts: tuple[AttemptRecord, ...] = ()
+    fallback_reason: str | None = None
+
+
+class ModelRecord(_Record):
+    """The chat model: its kind, the GGUF fingerprint for the local model, and its load settings."""
+
+    kind: str
+    fingerprint: ModelFingerprint | None = None
+    settings: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class EditRecord(_Record):
+    """A human edit of one paragraph."""
+
+    version: int
+    section: str
+    author: str
+    reason: str | None
+    at: dt.datetime
+    before_sha256: str
+    after_sha256: str
+
+
+class ApprovalRecord(_Record):
+    """Who approved a version of the letter, in which capacity, and when."""
+
+    version: int
+    by: str
+    qualite: str
+    at: dt.datetime
+
+
+class ProvenanceRecord(_Record):
+    """Everything that produced one version of a draft. Facts appear only as hashes."""
+
+    schema_version: Literal[1] = 1
+    draft_id: str
+    version: int = Field(ge=1)
+    change: Change
+    previous_sha256: str | None
+    created_at: dt.datetime
+    software: dict[str, str]
+    template: TemplateRef
+    request_sha256: str
+    facts_sha256: str
+    organisation: str
+    signatory: str
+    model: ModelRecord | None
+    style: str | None
+    max_retries: int = Field(ge=0)
+    required_mentions: tuple[MentionSpec, ...]
+    missing_mentions: tuple[str, ...]
+    paragraphs: tuple[ParagraphRecord, ...]
+    edits: tuple[EditRecord, ...] = ()
+    approval: ApprovalRecord | None = None
+
+
+class Integrity(_Record):
+    """The seal of a record: its SHA-256, and one SHA-256 per paragraph entry to locate a change."""
+
+    record_sha256: str
+    paragraphs_sha256: tuple[str, ...]
+
+
+class Signature(_Record):
+    """A detached DSSE signature over the record's canonical JSON (see `courrier.sign_draft`)."""
+
+    payload_type: str
+    keyid: str
+    algorithm: Literal["ed25519"] = "ed25519"
+    sig: str
+
+
+def seal(record: ProvenanceRecord) -> Integrity:
+    """The integrity block of a record (see the hash contract in this module's docstring)."""
+    return Integrity(
+        record_sha256=sha256_of(record),
+        paragraphs_sha256=tuple(sha256_of(paragraph) for paragraph in record.paragraphs),
+    )

@@ -1,0 +1,215 @@
+"""The sealed provenance record: verification, tampering, human edits, approval and the hash chain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from langchain_core.language_models import FakeListChatModel
+
+from courrier import Drafter, InvalidInput, LetterRequest, TemplateLibrary
+from courrier._draft import Draft
+from courrier._errors import MissingMention, UnknownSection, UserError, VerificationError
+from courrier._record import canonical_json, seal, sha256_of, text_sha256
+from courrier._verify import verify
+
+from .test_drafting_model import GOOD_CONTACT, GOOD_EXPLANATION, request_for
+
+NEW_CONTACT = "Nos services restent à votre disposition pour toute question sur cette décision."
+
+
+@pytest.fixture(scope="module")
+def draft() -> Draft:
+    llm = FakeListChatModel(responses=[GOOD_EXPLANATION, GOOD_CONTACT])
+    return Drafter(llm=llm).draft(request_for("decision-defavorable"))
+
+
+def tampered_json(draft: Draft, path: list[str | int], change: str) -> Draft:
+    """The draft read back from JSON in which the string at `path` got `change` applied to one char."""
+    data = json.loads(draft.to_json())
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    value = node[path[-1]]
+    node[path[-1]] = value[:5] + change + value[6:]
+    return Draft.from_json(json.dumps(data))
+
+
+def test_a_fresh_draft_verifies(draft: Draft, library: TemplateLibrary) -> None:
+    result = verify(draft, library=library)
+    assert result.vetted_text_checked
+    assert result.record_sha256 == draft.sha256 == sha256_of(draft.provenance)
+    assert result.paragraphs == len(draft.paragraphs)
+    assert verify(Draft.from_json(draft.to_json())).record_sha256 == draft.sha256
+
+
+def test_the_seal_follows_the_hash_contract(draft: Draft) -> None:
+    import hashlib
+
+    import rfc8785
+
+    expected = hashlib.sha256(rfc8785.dumps(draft.provenance.model_dump(mode="json"))).hexdigest()
+    assert draft.integrity.record_sha256 == expected
+    assert canonical_json(draft.provenance) == rfc8785.dumps(json.loads(draft.provenance.model_dump_json()))
+
+
+def test_one_changed_character_in_the_text_names_the_paragraph(draft: Draft) -> None:
+    for index, paragraph in enumerate(draft.paragraphs):
+        changed = tampered_json(draft, ["paragraphs", index, "text"], "#")
+        with pytest.raises(VerificationError) as caught:
+            verify(changed)
+        assert caught.value.sections == (paragraph.section,), paragraph.section
+        assert f"paragraphe {index + 1} ({paragraph.section})" in str(caught.value)
+
+
+@pytest.mark.parametrize("field", ["text_sha256", "vetted_sha256", "section"])
+def test_one_changed_character_in_the_record_names_the_paragraph(draft: Draft, field: str) -> None:
+    index = next(i for i, p in enumerate(draft.paragraphs) if p.section == "explication")
+    changed = tampered_json(
+        draft, ["provenance", "paragraphs", index, field], "0" if field != "section" else "X"
+    )
+    with pytest.raises(VerificationError) as caught:
+        verify(changed)
+    assert "explication" in caught.value.sections
+
+
+def test_a_changed_guard_verdict_is_detected(draft: Draft) -> None:
+    data = json.loads(draft.to_json())
+    index = next(i for i, p in enumerate(draft.paragraphs) if p.section == "explication")
+    data["provenance"]["paragraphs"][index]["attempts"][0]["verdicts"][0]["passed"] = False
+    with pytest.raises(VerificationError) as caught:
+        verify(Draft.from_json(json.dumps(data)))
+    assert caught.value.sections == ("explication",)
+
+
+def test_changed_facts_or_header_are_detected(draft: Draft) -> None:
+    data = json.loads(draft.to_json())
+    data["request"]["facts"]["tribunal_administratif"] = "Nantes"
+    with pytest.raises(VerificationError, match="faits"):
+        verify(Draft.from_json(json.dumps(data)))
+    changed = tampered_json(draft, ["provenance", "organisation"], "X")
+    with pytest.raises(VerificationError, match="registre de provenance ne correspond pas au sceau"):
+        verify(changed)
+
+
+def test_a_resealed_forgery_is_caught_against_the_template(draft: Draft, library: TemplateLibrary) -> None:
+    """A forger who also rewrites the hashes passes the seal, but not a fresh rendering of the template."""
+    index = next(i for i, p in enumerate(draft.paragraphs) if p.section == "voies_recours")
+    forged_text = draft.paragraphs[index].text.replace("deux mois", "quinze jours")
+    paragraphs = list(draft.paragraphs)
+    paragraphs[index] = paragraphs[index].model_copy(update={"text": forged_text})
+    entries = list(draft.provenance.paragraphs)
+    digest = text_sha256(forged_text)
+    entries[index] = entries[index].model_copy(update={"text_sha256": digest, "vetted_sha256": digest})
+    record = draft.provenance.model_copy(update={"paragraphs": tuple(entries)})
+    forged = draft.model_copy(
+        update={"paragraphs": tuple(paragraphs), "provenance": record, "integrity": seal(record)}
+    )
+    verify(forged)
+    with pytest.raises(VerificationError) as caught:
+        verify(forged, library=library)
+    assert caught.value.sections == ("voies_recours",)
+
+
+def test_a_changed_template_is_noted_not_failed(draft: Draft, library: TemplateLibrary) -> None:
+    record = draft.provenance.model_copy(
+        update={"template": draft.template.model_copy(update={"sha256": "0" * 64})}
+    )
+    older = draft.model_copy(update={"provenance": record, "integrity": seal(record)})
+    result = verify(older, library=library)
+    assert not result.vetted_text_checked
+    assert any("modifié depuis la rédaction" in note for note in result.notes)
+
+
+def test_edit_records_author_time_hashes_and_chains(draft: Draft, library: TemplateLibrary) -> None:
+    edited = draft.edit("contact", NEW_CONTACT, author="Maëlle Kerouac", reason="ton plus direct")
+    assert edited.version == 2
+    assert edited.provenance.change == "edited"
+    assert edited.provenance.previous_sha256 == draft.sha256
+    (edit,) = edited.provenance.edits
+    before = next(p.text for p in draft.paragraphs if p.section == "contact")
+    assert (edit.author, edit.reason, edit.section, edit.version) == (
+        "Maëlle Kerouac",
+        "ton plus direct",
+        "contact",
+        2,
+    )
+    assert (edit.before_sha256, edit.after_sha256) == (text_sha256(before), text_sha256(NEW_CONTACT))
+    contact = next(p for p in edited.paragraphs if p.section == "contact")
+    assert (contact.origin, contact.text) == ("human", NEW_CONTACT)
+    assert edited.id == draft.id
+    verify(edited, library=library)
+    assert draft.version == 1  # the original is untouched
+
+
+def test_approval_requires_every_mention(draft: Draft, library: TemplateLibrary) -> None:
+    voies = next(p.text for p in draft.paragraphs if p.section == "voies_recours")
+    gutted = draft.edit(
+        "voies_recours", voies.replace("Voies et délais de recours", "Recours"), author="A. Agent"
+    )
+    assert gutted.provenance.missing_mentions == ("Voies et délais de recours (CRPA L411-2 ; CJA R421-5)",)
+    with pytest.raises(MissingMention) as caught:
+        gutted.approve(by="Yannick Le Goff", qualite="Premier adjoint au maire")
+    assert caught.value.labels == ("Voies et délais de recours (CRPA L411-2 ; CJA R421-5)",)
+    assert isinstance(caught.value, UserError)
+    verify(gutted, library=library)
+
+
+def test_approve_then_edit_clears_the_approval(draft: Draft) -> None:
+    approved = draft.approve(by="Yannick Le Goff", qualite="Premier adjoint au maire")
+    assert approved.approved
+    assert approved.provenance.approval is not None
+    assert approved.provenance.approval.qualite == "Premier adjoint au maire"
+    assert approved.provenance.previous_sha256 == draft.sha256
+    verify(approved)
+    edited = approved.edit("contact", NEW_CONTACT, author="Maëlle Kerouac")
+    assert not edited.approved
+    assert edited.provenance.previous_sha256 == approved.sha256
+    assert [e.version for e in edited.provenance.edits] == [3]
+
+
+def test_edit_refuses_unknown_sections_same_text_and_blank_author(draft: Draft) -> None:
+    with pytest.raises(UnknownSection) as unknown:
+        draft.edit("conclusion", "Texte.", author="A")
+    assert isinstance(unknown.value, LookupError)
+    assert "contact" in unknown.value.available
+    same = next(p.text for p in draft.paragraphs if p.section == "contact")
+    with pytest.raises(UserError, match="identique"):
+        draft.edit("contact", same, author="A")
+    with pytest.raises(InvalidInput) as blank:
+        draft.edit("contact", NEW_CONTACT, author="  ")
+    assert blank.value.paths == ("author",)
+    with pytest.raises(InvalidInput):
+        draft.approve(by="", qualite="Maire")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(min_size=1, max_size=300).filter(lambda t: t.strip() and "\x00" not in t))
+def test_any_edit_verifies_and_any_later_change_is_caught(draft: Draft, text: str) -> None:
+    try:
+        edited = draft.edit("contact", text, author="Agent")
+    except (InvalidInput, UserError):
+        return
+    verify(edited)
+    again = Draft.from_json(edited.to_json())
+    assert again == edited
+    index = next(i for i, p in enumerate(edited.paragraphs) if p.section == "contact")
+    paragraphs = list(edited.paragraphs)
+    paragraphs[index] = paragraphs[index].model_copy(update={"text": paragraphs[index].text + "."})
+    with pytest.raises(VerificationError):
+        verify(edited.model_copy(update={"paragraphs": tuple(paragraphs)}))
+
+
+def test_every_example_verifies_without_a_model(library: TemplateLibrary, tmp_path: Path) -> None:
+    for template_id in library.ids():
+        draft = Drafter(llm=None).draft(request_for(template_id))
+        verify(Draft.from_json(draft.to_json()), library=library)
+
+
+def test_request_round_trip_keeps_hashes_stable() -> None:
+    request: LetterRequest = request_for("reponse-communication-documents")
+    draft = Drafter(llm=None).draft(request)
+    assert sha256_of(Draft.from_json(draft.to_json()).request) == draft.provenance.request_sha256
