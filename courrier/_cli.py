@@ -232,6 +232,11 @@ def _draft(args: argparse.Namespace) -> int:
     request = _read_request(args.request)
     if args.retries < 0:
         raise UserError("--retries attend un nombre positif ou nul")
+    if (
+        args.output is not None
+        and not (args.output.parent if str(args.output.parent) else Path(".")).is_dir()
+    ):
+        raise UserError(f"dossier de sortie introuvable : {args.output.parent}")
     signing_key = load_private_key(args.sign_key) if args.sign_key else None
     llm = None if args.no_llm else LocalChatModel(**({"model_path": str(args.model)} if args.model else {}))
     drafter = Drafter(
@@ -252,12 +257,12 @@ def _draft(args: argparse.Namespace) -> int:
             print(f"courrier : section {paragraph.section} : {outcome}", file=sys.stderr)
     if signing_key is not None:
         draft = sign_draft(draft, signing_key)
+    _write_draft(draft, args)
     if not args.no_journal:
         path = args.journal or default_journal_path()
         with Journal(path) as journal:
             journal.record(draft)
         print(f"courrier : brouillon {draft.id} (version 1) inscrit au journal {path}", file=sys.stderr)
-    _write_draft(draft, args)
     return EXIT_OK
 
 
@@ -358,7 +363,10 @@ def _format_for(output: Path | None) -> Format:
 def _write_atomically(path: Path, content: str) -> None:
     """Write the whole file or nothing: a temporary file in the same folder, then a rename."""
     directory = path.parent if str(path.parent) else Path(".")
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise UserError(f"écriture impossible de {path} : {error.strerror or error}") from error
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(content)

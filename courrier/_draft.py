@@ -7,12 +7,21 @@ version's hash, so that versions form a hash chain.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ._errors import InvalidDraft, InvalidInput, MissingMention, UnknownSection, UserError
-from ._manifest import MentionSpec
+from ._errors import (
+    IntegrityProblem,
+    InvalidDraft,
+    InvalidInput,
+    MissingMention,
+    UnknownSection,
+    UserError,
+    VerificationError,
+)
+from ._manifest import missing_mentions
 from ._models import LetterRequest, Origin, SectionMode, TemplateRef
 from ._record import (
     ApprovalRecord,
@@ -23,11 +32,12 @@ from ._record import (
     ProvenanceRecord,
     Signature,
     seal,
+    sha256_of,
     text_sha256,
 )
 from ._validation import Line, LongText, problems_from
 
-__all__ = ["Draft", "Paragraph", "missing_mentions"]
+__all__ = ["Draft", "Paragraph", "letter_text"]
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -56,10 +66,9 @@ class _Approval(_Strict):
     qualite: Line
 
 
-def missing_mentions(text: str, mentions: tuple[MentionSpec, ...]) -> tuple[str, ...]:
-    """The labels of the required mentions that `text` lacks (whitespace runs count as one space)."""
-    flat = " ".join(text.split())
-    return tuple(m.label for m in mentions if not m.regex().search(flat))
+def letter_text(paragraphs: Sequence[Paragraph]) -> str:
+    """The whole letter as plain text: the paragraphs, separated by a blank line."""
+    return "\n\n".join(paragraph.text for paragraph in paragraphs)
 
 
 class Draft(_Strict):
@@ -76,7 +85,7 @@ class Draft(_Strict):
     @property
     def text(self) -> str:
         """The whole letter as plain text, paragraphs separated by a blank line."""
-        return "\n\n".join(paragraph.text for paragraph in self.paragraphs)
+        return letter_text(self.paragraphs)
 
     @property
     def template(self) -> TemplateRef:
@@ -95,6 +104,13 @@ class Draft(_Strict):
     def approved(self) -> bool:
         """Whether this version carries an approval (any later edit removes it)."""
         return self.provenance.approval is not None
+
+    def integrity_problems(self) -> tuple[IntegrityProblem, ...]:
+        """What does not match between the text, the request, the record and its seal (empty if all does).
+
+        These checks need nothing but the draft; `courrier.verify` adds those that need the library.
+        """
+        return tuple(_integrity_problems(self))
 
     def missing_mentions(self) -> tuple[str, ...]:
         """The labels of the template's required mentions that the letter lacks."""
@@ -127,7 +143,6 @@ class Draft(_Strict):
             before_sha256=text_sha256(before.text),
             after_sha256=text_sha256(edit.text),
         )
-        letter = "\n\n".join(p.text for p in paragraphs)
         return self._next_version(
             "edited",
             now,
@@ -135,7 +150,7 @@ class Draft(_Strict):
             paragraph_records=tuple(entries),
             edits=(*self.provenance.edits, record),
             approval=None,
-            missing=missing_mentions(letter, self.provenance.required_mentions),
+            missing=missing_mentions(letter_text(paragraphs), self.provenance.required_mentions),
         )
 
     def approve(self, *, by: str, qualite: str) -> Draft:
@@ -189,6 +204,9 @@ class Draft(_Strict):
         approval: ApprovalRecord | None,
         missing: tuple[str, ...],
     ) -> Draft:
+        problems = self.integrity_problems()
+        if problems:
+            raise VerificationError(problems)
         record = self.provenance.model_copy(
             update={
                 "version": self.version + 1,
@@ -215,3 +233,75 @@ def _validated(model: type[_M], **values: object) -> _M:
         return model.model_validate(values)
     except ValidationError as error:
         raise InvalidInput(problems_from(error)) from error
+
+
+def _integrity_problems(draft: Draft) -> Iterator[IntegrityProblem]:
+    record, integrity = draft.provenance, draft.integrity
+    if record.draft_id != draft.id:
+        yield IntegrityProblem("l'identifiant du brouillon diffère de celui du registre")
+    counts = {len(draft.paragraphs), len(record.paragraphs), len(integrity.paragraphs_sha256)}
+    if len(counts) != 1:
+        yield IntegrityProblem("le nombre de paragraphes diffère entre le texte, le registre et le sceau")
+        return
+    located = False
+    for index, (paragraph, entry, sealed) in enumerate(
+        zip(draft.paragraphs, record.paragraphs, integrity.paragraphs_sha256, strict=True)
+    ):
+        for message in _paragraph_problems(paragraph, entry, sealed, record):
+            located = True
+            yield IntegrityProblem(message, index, paragraph.section)
+    if not located and sha256_of(record) != integrity.record_sha256:
+        yield IntegrityProblem("le registre de provenance ne correspond pas au sceau")
+    yield from (IntegrityProblem(message) for message in _version_problems(record))
+    if sha256_of(draft.request) != record.request_sha256:
+        yield IntegrityProblem("la demande ne correspond pas à son empreinte dans le registre")
+    if sha256_of(draft.request.facts) != record.facts_sha256:
+        yield IntegrityProblem("les faits ne correspondent pas à leur empreinte dans le registre")
+    missing = missing_mentions(draft.text, record.required_mentions)
+    if missing != record.missing_mentions:
+        yield IntegrityProblem("les mentions obligatoires absentes diffèrent du registre")
+    if record.approval is not None and missing:
+        yield IntegrityProblem("version approuvée alors qu'une mention obligatoire manque")
+
+
+def _paragraph_problems(
+    paragraph: Paragraph, entry: ParagraphRecord, sealed: str, record: ProvenanceRecord
+) -> Iterator[str]:
+    """How one paragraph disagrees with its record entry, and the entry with its origin's rules."""
+    if (paragraph.section, paragraph.mode, paragraph.origin) != (entry.section, entry.mode, entry.origin):
+        yield "section, mode ou origine diffèrent du registre"
+    if text_sha256(paragraph.text) != entry.text_sha256:
+        yield "le texte ne correspond pas à son empreinte dans le registre"
+    if sha256_of(entry) != sealed:
+        yield "l'entrée du registre ne correspond pas au sceau"
+    accepted = [attempt for attempt in entry.attempts if attempt.accepted]
+    if len(accepted) > 1 or (accepted and entry.attempts[-1] is not accepted[0]):
+        yield "seule la dernière tentative du modèle peut être acceptée"
+    if (entry.fallback_reason is not None) != (bool(entry.attempts) and not accepted):
+        yield "motif de repli incohérent avec les tentatives du modèle"
+    if entry.origin == "template" and (entry.text_sha256 != entry.vetted_sha256 or accepted):
+        yield "un texte d'origine « modèle de courrier » doit être le texte validé"
+    if entry.origin == "model" and not (accepted and accepted[0].text_sha256 == entry.text_sha256):
+        yield "un texte d'origine « modèle de langue » doit être la sortie acceptée par les contrôles"
+    if entry.origin == "human":
+        edits = [edit for edit in record.edits if edit.section == entry.section]
+        if not edits or edits[-1].after_sha256 != entry.text_sha256:
+            yield "un texte d'origine « humaine » doit être celui de la dernière modification enregistrée"
+
+
+def _version_problems(record: ProvenanceRecord) -> Iterator[str]:
+    """How the record's version, change, edits and approval disagree with each other."""
+    if (record.version == 1) != (record.previous_sha256 is None) or (record.version == 1) != (
+        record.change == "drafted"
+    ):
+        yield "la version 1, et elle seule, est la rédaction initiale sans version précédente"
+    versions = [edit.version for edit in record.edits]
+    if versions != sorted(set(versions)) or any(not 1 < v <= record.version for v in versions):
+        yield "les numéros de version des modifications sont incohérents"
+    if record.change == "edited" and versions[-1:] != [record.version]:
+        yield "la modification de cette version n'est pas enregistrée"
+    approval = record.approval
+    if (record.change == "approved") != (approval is not None) or (
+        approval is not None and approval.version != record.version
+    ):
+        yield "l'approbation ne correspond pas à cette version"

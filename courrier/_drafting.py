@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, get_args
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, JsonValue, ValidationError
 
-from ._draft import Draft, Paragraph, missing_mentions
+from ._draft import Draft, Paragraph, letter_text
 from ._errors import InvalidRequest, UserError
 from ._french import date_longue, montant
 from ._guards import GuardContext, GuardVerdict, check_output
-from ._llm import LocalChatModel
-from ._manifest import DISCLOSURE_SECTION, LAYOUT_AFTER_BODY, SectionSpec
+from ._llm import GENERATION_PARAMETERS, LocalChatModel
+from ._manifest import DISCLOSURE_SECTION, LAYOUT_AFTER_BODY, SectionSpec, missing_mentions
 from ._models import LetterRequest, TemplateRef
 from ._prompts import PromptTemplate, Style, prompt_for
 from ._record import (
     AttemptRecord,
+    Disclosure,
     ModelRecord,
     ParagraphRecord,
     PromptRecord,
@@ -35,13 +37,16 @@ from ._templates import RenderedSection, Template, TemplateLibrary
 from ._validation import problems_from
 from ._version import __version__
 
-__all__ = ["Disclosure", "Drafter", "LetterData", "model_record"]
+__all__ = [
+    "Disclosure",
+    "Drafter",
+    "LetterData",
+    "disclosure_index",
+    "disclosure_notice",
+    "model_record",
+    "wants_disclosure",
+]
 
-Disclosure = Literal["auto", "always", "never"]
-"""When to add the notice that a model drafted part of the letter: for decisions only (auto), for
-every letter with model-written text (always), or never. No notice when no model text was kept."""
-
-_PARAMETER_NAMES = ("temperature", "top_p", "top_k", "repeat_penalty", "max_tokens", "seed", "stop")
 _QUOTES = {"«": "»", '"': '"', "“": "”", "'": "'"}
 
 
@@ -65,7 +70,7 @@ class Drafter:
     ) -> None:
         if max_retries < 0:
             raise UserError("max_retries doit être positif ou nul")
-        if disclosure not in {"auto", "always", "never"}:
+        if disclosure not in get_args(Disclosure):
             raise UserError(f"disclosure inconnu : {disclosure!r} (auto, always ou never)")
         self.library = library if library is not None else TemplateLibrary.default()
         self.llm = llm
@@ -104,17 +109,10 @@ class Drafter:
                 paragraph, entry = self._write(self.llm, section, spec, letter)
             paragraphs.append(paragraph)
             entries.append(entry)
-        if self._discloses(template, paragraphs):
-            assert self.llm is not None
-            notice = RenderedSection(
-                DISCLOSURE_SECTION,
-                "locked",
-                template.render_disclosure(
-                    request, model_name=_model_name(self.llm), local=isinstance(self.llm, LocalChatModel)
-                ),
-            )
-            paragraph, entry = _vetted(notice)
-            at = len(paragraphs) - sum(1 for p in paragraphs if p.section in LAYOUT_AFTER_BODY)
+        model = model_record(self.llm) if self.llm is not None else None
+        if model is not None and wants_disclosure(self.disclosure, template, entries):
+            paragraph, entry = _vetted(disclosure_notice(template, request, model))
+            at = disclosure_index([p.section for p in paragraphs])
             paragraphs.insert(at, paragraph)
             entries.insert(at, entry)
         draft_id = uuid.uuid4().hex
@@ -131,13 +129,12 @@ class Drafter:
             organisation=request.sender.organisation,
             signatory=f"{request.sender.signatory.first_name} {request.sender.signatory.last_name}, "
             f"{request.sender.signatory.role}",
-            model=model_record(self.llm) if self.llm is not None else None,
-            style=self.style if self.llm is not None else None,
+            model=model,
+            style=self.style if model is not None else None,
             max_retries=self.max_retries,
+            disclosure=self.disclosure,
             required_mentions=template.manifest.required_mentions,
-            missing_mentions=missing_mentions(
-                "\n\n".join(p.text for p in paragraphs), template.manifest.required_mentions
-            ),
+            missing_mentions=missing_mentions(letter_text(paragraphs), template.manifest.required_mentions),
             paragraphs=tuple(entries),
         )
         return Draft(
@@ -147,11 +144,6 @@ class Drafter:
             provenance=record,
             integrity=seal(record),
         )
-
-    def _discloses(self, template: Template, paragraphs: list[Paragraph]) -> bool:
-        if self.disclosure == "never" or not any(p.origin == "model" for p in paragraphs):
-            return False
-        return self.disclosure == "always" or template.manifest.decision
 
     def _write(
         self, llm: BaseChatModel, section: RenderedSection, spec: SectionSpec, letter: LetterData
@@ -195,8 +187,9 @@ class Drafter:
                 )
                 break
             raw = reply.text
-            text = clean_output(raw)
-            verdicts = check_output(text, context)
+            checked = clean_output(raw)
+            text = " ".join(checked.split())
+            verdicts = check_output(checked, context)
             accepted = all(verdict.passed for verdict in verdicts)
             attempts.append(
                 AttemptRecord(
@@ -205,6 +198,7 @@ class Drafter:
                     parameters=_parameters(llm, reply.response_metadata),
                     usage=_usage(reply),
                     output_sha256=text_sha256(raw),
+                    text_sha256=text_sha256(text),
                     verdicts=verdicts,
                     accepted=accepted,
                 )
@@ -226,6 +220,24 @@ class Drafter:
         last = attempts[-1]
         reason = last.error or _reasons(last.verdicts)
         return paragraph, entry.model_copy(update={"attempts": tuple(attempts), "fallback_reason": reason})
+
+
+def wants_disclosure(policy: Disclosure, template: Template, entries: Sequence[ParagraphRecord]) -> bool:
+    """Whether a letter gets the AI-assistance notice: only if the guards accepted some model output."""
+    if policy == "never" or not any(entry.attempts and entry.attempts[-1].accepted for entry in entries):
+        return False
+    return policy == "always" or template.manifest.decision
+
+
+def disclosure_notice(template: Template, request: LetterRequest, model: ModelRecord) -> RenderedSection:
+    """The vetted AI-assistance notice, built from the model's record."""
+    text = template.render_disclosure(request, model_name=model.name, local=model.fingerprint is not None)
+    return RenderedSection(DISCLOSURE_SECTION, "locked", text)
+
+
+def disclosure_index(sections: Sequence[str]) -> int:
+    """Where the notice goes: after the body, before the closing formula and the signature."""
+    return len(sections) - sum(1 for section in sections if section in LAYOUT_AFTER_BODY)
 
 
 class LetterData:
@@ -299,12 +311,13 @@ def _leaves(value: Any) -> Iterator[str]:
 
 
 def clean_output(raw: str) -> str:
-    """A model's reply as a paragraph: surrounding space and one pair of enclosing quotes removed,
-    whitespace runs (line breaks included) made single spaces."""
-    text = " ".join(raw.split())
+    """A model's reply as the guards check it: one pair of enclosing quotes removed, each line
+    stripped, blank lines dropped. Line breaks are kept for the guards that look at line starts; the
+    letter then prints the text with each line break made a space."""
+    text = raw.strip()
     if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1]:
-        text = " ".join(text[1:-1].split())
-    return text
+        text = text[1:-1]
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _reasons(verdicts: tuple[GuardVerdict, ...]) -> str:
@@ -332,7 +345,7 @@ def _parameters(llm: BaseChatModel, metadata: Mapping[str, Any]) -> dict[str, Js
         defaults["stop"] = llm.stop
     return {
         name: _json_safe(metadata.get(name, defaults.get(name)))
-        for name in _PARAMETER_NAMES
+        for name in (*GENERATION_PARAMETERS, "stop")
         if name in metadata or name in defaults
     }
 
@@ -358,18 +371,15 @@ def _usage(reply: BaseMessage) -> Usage:
 
 
 def _json_safe(value: Any) -> JsonValue:
-    if value is None or isinstance(value, bool | int | float | str):
+    """A reported value as canonical JSON can hold it: other types, huge integers and non-finite
+    floats (which RFC 8785 cannot represent) become text."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if (isinstance(value, int) and abs(value) < 2**53) or (isinstance(value, float) and math.isfinite(value)):
         return value
     if isinstance(value, list | tuple):
         return [_json_safe(item) for item in value]
     return str(value)
-
-
-def _model_name(llm: BaseChatModel) -> str:
-    if isinstance(llm, LocalChatModel):
-        fingerprint = llm.fingerprint
-        return fingerprint.name or fingerprint.file_name
-    return llm._llm_type
 
 
 def model_record(llm: BaseChatModel) -> ModelRecord:
@@ -384,7 +394,7 @@ def model_record(llm: BaseChatModel) -> ModelRecord:
     return ModelRecord(
         kind=llm._llm_type,
         settings={
-            name: value
+            name: _json_safe(value)
             for name, value in sorted(llm._identifying_params.items())
             if value is None or isinstance(value, bool | int | float | str)
         },

@@ -139,13 +139,10 @@ class Journal:
         """
         record = draft.provenance
         where = f"brouillon {record.draft_id} version {record.version}"
-        if draft.id != record.draft_id:
-            raise self._error(f"{where} : le brouillon {draft.id} ne porte pas son propre enregistrement")
+        problems = draft.integrity_problems()
+        if problems:
+            raise self._error(f"{where} : brouillon non conforme ({' ; '.join(map(str, problems))})")
         record_json = canonical_json(record).decode()
-        if sha256_hex(record_json.encode()) != draft.integrity.record_sha256:
-            raise self._error(
-                f"{where} : l'enregistrement ne correspond pas à son sceau (altéré ou non rescellé)"
-            )
         row = self._row(record, record_json)
         connection = self._open()
         with self._sqlite_errors(), _immediate(connection):

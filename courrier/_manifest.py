@@ -37,6 +37,7 @@ __all__ = [
     "Review",
     "SectionSpec",
     "build_facts_model",
+    "missing_mentions",
 ]
 
 LAYOUT_FILE = "_layout/lettre.j2"
@@ -177,6 +178,12 @@ class MentionSpec(_Spec):
             return re.compile(self.pattern)
         assert self.text is not None
         return re.compile(re.escape(" ".join(self.text.split())))
+
+
+def missing_mentions(text: str, mentions: tuple[MentionSpec, ...]) -> tuple[str, ...]:
+    """The labels of the mentions that `text` lacks (whitespace runs count as one space)."""
+    flat = " ".join(text.split())
+    return tuple(m.label for m in mentions if not m.regex().search(flat))
 
 
 class Review(_Spec):

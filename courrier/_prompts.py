@@ -8,7 +8,6 @@ Data is serialized as JSON with ``<`` and ``>`` escaped, so no value can close i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import string
 import tomllib
@@ -19,7 +18,8 @@ from typing import Any, Literal, get_args
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from ._errors import UserError
+from ._errors import TemplateDefect, UserError
+from ._record import canonical_json, sha256_hex
 
 __all__ = ["STYLES", "PromptTemplate", "RenderedPrompt", "Style", "canonical_messages", "prompt_for"]
 
@@ -85,28 +85,20 @@ class PromptTemplate:
         ]
         for output, reasons in rejected:
             messages += [AIMessage(output), HumanMessage(self.parts["retry"].format(reasons=reasons))]
-        return RenderedPrompt(tuple(messages), _sha256(canonical_messages(messages)))
+        return RenderedPrompt(tuple(messages), sha256_hex(canonical_messages(messages)))
 
 
 def canonical_messages(messages: list[BaseMessage] | tuple[BaseMessage, ...]) -> bytes:
-    """The bytes hashed for a rendered prompt: a JSON list of {"content", "role"} objects.
-
-    Contract: ``json.dumps([{"content": ..., "role": ...}, ...], ensure_ascii=False,
-    separators=(",", ":"), sort_keys=True)`` encoded in UTF-8, roles being LangChain's message types.
-    Changing it changes every prompt hash recorded in past drafts.
-    """
-    listed = [{"content": message.content, "role": message.type} for message in messages]
-    return json.dumps(listed, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    """The bytes hashed for a rendered prompt: the RFC 8785 canonical JSON of a list of
+    ``{"content": ..., "role": ...}`` objects, roles being LangChain's message types.
+    Changing it changes every prompt hash recorded in past drafts."""
+    return canonical_json([{"content": message.content, "role": message.type} for message in messages])
 
 
 def _as_data(value: Any) -> str:
     """JSON with ``<`` and ``>`` escaped: data can never close or open a ``<<< >>>`` block."""
     text = json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
     return text.replace("<", "\\u003c").replace(">", "\\u003e")
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @cache
@@ -119,5 +111,8 @@ def prompt_for(style: str) -> PromptTemplate:
     parts = {name: data[name] for name in _PLACEHOLDERS}
     for name, expected in _PLACEHOLDERS.items():
         found = {field for _, field, _, _ in string.Formatter().parse(parts[name]) if field}
-        assert found == expected, f"prompt {style}.{name}: placeholders {found} != {expected}"
-    return PromptTemplate(id=data["id"], version=data["version"], sha256=_sha256(raw), parts=parts)
+        if found != expected:
+            raise TemplateDefect(
+                f"prompts/{style}.toml", [f"{name} : champs {sorted(found)}, attendus {sorted(expected)}"]
+            )
+    return PromptTemplate(id=data["id"], version=data["version"], sha256=sha256_hex(raw), parts=parts)

@@ -114,7 +114,7 @@ class _Export:
         }
         if fingerprint is not None:
             agent += f"/{fingerprint.sha256}"
-            attributes["prov:label"] = fingerprint.name or fingerprint.file_name
+            attributes["prov:label"] = model.name
             attributes["courrier:llamaCppPython"] = fingerprint.llama_cpp_python
             self.add(
                 "entity",

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from ._errors import FieldProblem, InvalidInput
 from ._guards import GuardVerdict
 from ._llm import ModelFingerprint
 from ._manifest import MentionSpec
@@ -23,6 +24,7 @@ __all__ = [
     "ApprovalRecord",
     "AttemptRecord",
     "Change",
+    "Disclosure",
     "EditRecord",
     "Integrity",
     "ModelRecord",
@@ -41,11 +43,24 @@ __all__ = [
 Change = Literal["drafted", "edited", "approved"]
 """What made a version of a draft."""
 
+Disclosure = Literal["auto", "always", "never"]
+"""When to add the notice that a model drafted part of the letter: for decisions only (auto), for
+every letter with model-written text (always), or never. No notice when no model text was kept."""
+
 
 def canonical_json(value: BaseModel | Any) -> bytes:
-    """RFC 8785 canonical JSON of a pydantic model (in JSON mode) or of plain JSON data."""
+    """RFC 8785 canonical JSON of a pydantic model (in JSON mode) or of plain JSON data.
+
+    `InvalidInput` for a value that RFC 8785 cannot represent: an integer beyond ±(2**53 - 1), which
+    JSON readers would round, or a float that is not finite.
+    """
     data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-    return rfc8785.dumps(data)
+    try:
+        return rfc8785.dumps(data)
+    except rfc8785.CanonicalizationError as error:
+        raise InvalidInput(
+            [FieldProblem("(valeur)", f"hors du domaine du JSON canonique RFC 8785 ({error})")]
+        ) from error
 
 
 def sha256_hex(data: bytes) -> str:
@@ -92,7 +107,10 @@ class AttemptRecord(_Record):
     prompt: PromptRecord
     parameters: dict[str, JsonValue]
     usage: Usage | None = None
-    output_sha256: str | None = None
+    output_sha256: str | None = Field(default=None, description="SHA-256 of the model's raw reply.")
+    text_sha256: str | None = Field(
+        default=None, description="SHA-256 of the reply as the letter would print it, once cleaned."
+    )
     error: str | None = None
     verdicts: tuple[GuardVerdict, ...] = ()
     accepted: bool
@@ -116,6 +134,13 @@ class ModelRecord(_Record):
     kind: str
     fingerprint: ModelFingerprint | None = None
     settings: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """A readable name: the GGUF's own name, else its file name, else the model kind."""
+        if self.fingerprint is None:
+            return self.kind
+        return self.fingerprint.name or self.fingerprint.file_name
 
 
 class EditRecord(_Record):
@@ -156,7 +181,8 @@ class ProvenanceRecord(_Record):
     signatory: str
     model: ModelRecord | None
     style: str | None
-    max_retries: int = Field(ge=0)
+    max_retries: int = Field(ge=0, le=100)
+    disclosure: Disclosure
     required_mentions: tuple[MentionSpec, ...]
     missing_mentions: tuple[str, ...]
     paragraphs: tuple[ParagraphRecord, ...]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._draft import Draft
 from ._errors import UserError
-from ._record import Signature, canonical_json, sha256_hex, sha256_of, text_sha256
+from ._record import Signature, canonical_json, sha256_hex, text_sha256
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -66,8 +66,10 @@ def sign_draft(draft: Draft, private_key: Ed25519PrivateKey) -> Draft:
 
     if not isinstance(private_key, Ed25519PrivateKey):
         raise UserError("signature impossible : la clé privée n'est pas une clé ed25519")
-    if sha256_of(draft.provenance) != draft.integrity.record_sha256:
-        raise UserError("signature refusée : le registre ne correspond plus à son empreinte")
+    if draft.integrity_problems():
+        raise UserError(
+            "signature refusée : le brouillon ne correspond plus à son registre (courrier verify)"
+        )
     signature = private_key.sign(pae(PAYLOAD_TYPE, canonical_json(draft.provenance)))
     return draft.model_copy(
         update={

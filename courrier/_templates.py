@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from ._manifest import (
     build_facts_model,
 )
 from ._models import LetterRequest, SectionMode
+from ._record import sha256_hex
 from ._validation import problems_from
 
 __all__ = [
@@ -126,10 +126,6 @@ def _blocks(node: nodes.Node) -> list[nodes.Block]:
         else:
             found.extend(_blocks(child))
     return found
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 class Template:
@@ -343,8 +339,8 @@ def _sources_hash(environment: _Sandbox, files: list[str]) -> str:
     """
     assert isinstance(environment.loader, FileSystemLoader)
     root = Path(environment.loader.searchpath[0])
-    lines = "".join(f"{name}\t{_sha256((root / name).read_bytes())}\n" for name in sorted(files))
-    return _sha256(lines.encode("utf-8"))
+    lines = "".join(f"{name}\t{sha256_hex((root / name).read_bytes())}\n" for name in sorted(files))
+    return sha256_hex(lines.encode("utf-8"))
 
 
 def template_dirs(root: Path) -> list[Path]:

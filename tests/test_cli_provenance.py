@@ -125,3 +125,15 @@ def test_bad_retries_and_unknown_style_exit_2(capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit) as exit_:
         run(capsys, "draft", str(SAMPLE), "--style", "poetique")
     assert exit_.value.code == 2
+
+
+def test_an_unwritable_output_fails_before_drafting_and_journals_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    missing = tmp_path / "absent" / "brouillon.json"
+    code, _, err = run(capsys, "draft", str(SAMPLE), "--journal", str(journal), "-o", str(missing))
+    assert code == 2
+    assert "dossier de sortie introuvable" in err
+    assert "Traceback" not in err
+    assert not journal.exists()

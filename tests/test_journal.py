@@ -157,7 +157,7 @@ def test_a_tampered_record_is_refused(path: Path, draft: Draft) -> None:
     with Journal(path) as journal:
         with pytest.raises(JournalError, match="sceau"):
             journal.record(tampered)
-        with pytest.raises(JournalError, match="propre enregistrement"):
+        with pytest.raises(JournalError, match="identifiant du brouillon"):
             journal.record(draft.model_copy(update={"id": "un-autre-brouillon"}))
         assert journal.verify() == 0
 

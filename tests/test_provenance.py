@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.language_models import FakeListChatModel
 
-from courrier import Drafter, InvalidInput, LetterRequest, TemplateLibrary
+from courrier import (
+    ApprovalRecord,
+    Drafter,
+    InvalidInput,
+    Journal,
+    JournalError,
+    LetterRequest,
+    Paragraph,
+    ParagraphRecord,
+    TemplateLibrary,
+)
 from courrier._draft import Draft
 from courrier._errors import MissingMention, UnknownSection, UserError, VerificationError
 from courrier._record import canonical_json, seal, sha256_of, text_sha256
@@ -114,14 +125,119 @@ def test_a_resealed_forgery_is_caught_against_the_template(draft: Draft, library
     assert caught.value.sections == ("voies_recours",)
 
 
-def test_a_changed_template_is_noted_not_failed(draft: Draft, library: TemplateLibrary) -> None:
-    record = draft.provenance.model_copy(
-        update={"template": draft.template.model_copy(update={"sha256": "0" * 64})}
+def resealed(draft: Draft, paragraphs: list[Paragraph] | None = None, **record: Any) -> Draft:
+    """A forgery made by someone who also rewrites every hash: it passes the seal checks."""
+    texts = paragraphs if paragraphs is not None else list(draft.paragraphs)
+    entries = record.pop("entries", None) or [
+        entry.model_copy(update={"text_sha256": text_sha256(p.text)})
+        for p, entry in zip(texts, draft.provenance.paragraphs, strict=True)
+    ]
+    provenance = draft.provenance.model_copy(update={"paragraphs": tuple(entries), **record})
+    return draft.model_copy(
+        update={"paragraphs": tuple(texts), "provenance": provenance, "integrity": seal(provenance)}
     )
-    older = draft.model_copy(update={"provenance": record, "integrity": seal(record)})
-    result = verify(older, library=library)
-    assert not result.vetted_text_checked
-    assert any("modifié depuis la rédaction" in note for note in result.notes)
+
+
+def test_a_changed_template_fails_against_the_library(draft: Draft, library: TemplateLibrary) -> None:
+    older = resealed(draft, template=draft.template.model_copy(update={"sha256": "f" * 64}))
+    verify(older)
+    with pytest.raises(VerificationError, match="modifié depuis la rédaction"):
+        verify(older, library=library)
+    unknown = resealed(draft, template=draft.template.model_copy(update={"id": "inconnu"}))
+    with pytest.raises(VerificationError, match="absent de la bibliothèque"):
+        verify(unknown, library=library)
+
+
+def _swap(draft: Draft, section: str, **changes: Any) -> tuple[list[Paragraph], list[ParagraphRecord]]:
+    paragraphs, entries = list(draft.paragraphs), list(draft.provenance.paragraphs)
+    index = next(i for i, p in enumerate(paragraphs) if p.section == section)
+    paragraphs[index] = paragraphs[index].model_copy(update=changes)
+    entry_changes = {k: v for k, v in changes.items() if k != "text"}
+    entry_changes["text_sha256"] = text_sha256(paragraphs[index].text)
+    entries[index] = entries[index].model_copy(update=entry_changes)
+    return paragraphs, entries
+
+
+@pytest.mark.parametrize(
+    ("section", "changes", "found"),
+    [
+        ("motifs", {"text": "Texte inventé.", "origin": "human"}, "dernière modification"),
+        ("motifs", {"text": "Texte inventé.", "mode": "rephrase", "origin": "model"}, "sortie acceptée"),
+        ("explication", {"text": GOOD_EXPLANATION + " Rendez-vous le 3 mars 2027."}, "sortie acceptée"),
+    ],
+)
+def test_resealed_relabelled_paragraphs_are_caught_without_the_library(
+    draft: Draft, section: str, changes: dict[str, Any], found: str
+) -> None:
+    paragraphs, entries = _swap(draft, section, **changes)
+    with pytest.raises(VerificationError, match=found) as caught:
+        verify(resealed(draft, paragraphs, entries=entries))
+    assert section in caught.value.sections
+
+
+def test_resealed_model_text_that_fails_the_guards_is_caught_with_the_library(
+    draft: Draft, library: TemplateLibrary
+) -> None:
+    paragraphs, entries = _swap(draft, "explication", text=GOOD_EXPLANATION + " Rendez-vous le 3 mars 2027.")
+    index = next(i for i, p in enumerate(paragraphs) if p.section == "explication")
+    attempt = entries[index].attempts[-1].model_copy(update={"text_sha256": entries[index].text_sha256})
+    entries[index] = entries[index].model_copy(update={"attempts": (attempt,)})
+    forged = resealed(draft, paragraphs, entries=entries)
+    verify(forged)
+    with pytest.raises(VerificationError, match="échoue aux contrôles : invented_items") as caught:
+        verify(forged, library=library)
+    assert caught.value.sections == ("explication",)
+
+
+def test_resealed_structure_changes_are_caught_with_the_library(
+    draft: Draft, library: TemplateLibrary
+) -> None:
+    paragraphs, entries = list(draft.paragraphs), list(draft.provenance.paragraphs)
+    without_notice = [i for i, p in enumerate(paragraphs) if p.section != "mention_ia"]
+    assert len(without_notice) == len(paragraphs) - 1
+    forgeries = [
+        resealed(
+            draft, [paragraphs[i] for i in without_notice], entries=[entries[i] for i in without_notice]
+        ),
+        resealed(draft, paragraphs[::-1], entries=entries[::-1]),
+        resealed(draft, required_mentions=()),
+    ]
+    for forged in forgeries:
+        verify(forged)
+        with pytest.raises(VerificationError):
+            verify(forged, library=library)
+
+
+def test_inconsistent_versions_are_caught(draft: Draft) -> None:
+    approval = ApprovalRecord(version=99, by="X", qualite="Y", at=draft.provenance.created_at)
+    with pytest.raises(VerificationError, match="approbation"):
+        verify(resealed(draft, approval=approval))
+    with pytest.raises(VerificationError, match="version 1"):
+        verify(resealed(draft, previous_sha256="0" * 64))
+
+
+def test_a_tampered_draft_cannot_be_edited_approved_or_journaled(draft: Draft, tmp_path: Path) -> None:
+    data = json.loads(draft.to_json())
+    index = next(i for i, p in enumerate(draft.paragraphs) if p.section == "voies_recours")
+    forged_text = draft.paragraphs[index].text.replace("deux mois", "quinze jours")
+    data["paragraphs"][index]["text"] = forged_text
+    data["provenance"]["paragraphs"][index]["text_sha256"] = text_sha256(forged_text)
+    tampered = Draft.from_json(json.dumps(data))
+    with pytest.raises(VerificationError):
+        tampered.approve(by="Yannick Le Goff", qualite="Premier adjoint au maire")
+    with pytest.raises(VerificationError):
+        tampered.edit("contact", NEW_CONTACT, author="A")
+    with Journal(tmp_path / "journal.sqlite3") as journal, pytest.raises(JournalError):
+        journal.record(tampered)
+
+
+def test_values_outside_canonical_json_are_refused(draft: Draft) -> None:
+    data = json.loads(draft.to_json())
+    data["provenance"]["paragraphs"][0]["attempts"] = []
+    index = next(i for i, p in enumerate(draft.paragraphs) if p.section == "explication")
+    data["provenance"]["paragraphs"][index]["attempts"][0]["parameters"]["seed"] = 2**60
+    with pytest.raises(InvalidInput, match="RFC 8785"):
+        verify(Draft.from_json(json.dumps(data)))
 
 
 def test_edit_records_author_time_hashes_and_chains(draft: Draft, library: TemplateLibrary) -> None:

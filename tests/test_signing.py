@@ -119,7 +119,7 @@ def test_an_unsigned_draft_has_no_signature(draft: Draft, key: Ed25519PrivateKey
 
 def test_signing_refuses_a_record_that_does_not_match_its_seal(draft: Draft, key: Ed25519PrivateKey) -> None:
     record = draft.provenance.model_copy(update={"organisation": "Mairie de Port-Aurore"})
-    with pytest.raises(UserError, match="empreinte"):
+    with pytest.raises(UserError, match="ne correspond plus"):
         sign_draft(draft.model_copy(update={"provenance": record}), key)
 
 
