@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ._errors import (
     IntegrityProblem,
@@ -35,18 +35,14 @@ from ._record import (
     sha256_of,
     text_sha256,
 )
-from ._validation import Line, LongText, problems_from
+from ._validation import FrozenModel, Line, LongText, problems_from
 
 __all__ = ["Draft", "Paragraph", "letter_text"]
 
 _M = TypeVar("_M", bound=BaseModel)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Paragraph(_Strict):
+class Paragraph(FrozenModel):
     """One section of a letter, with the way it may be produced and who produced it."""
 
     section: str
@@ -55,13 +51,13 @@ class Paragraph(_Strict):
     text: str
 
 
-class _Edit(_Strict):
+class _Edit(FrozenModel):
     text: LongText
     author: Line
     reason: Line | None = None
 
 
-class _Approval(_Strict):
+class _Approval(FrozenModel):
     by: Line
     qualite: Line
 
@@ -71,7 +67,7 @@ def letter_text(paragraphs: Sequence[Paragraph]) -> str:
     return "\n\n".join(paragraph.text for paragraph in paragraphs)
 
 
-class Draft(_Strict):
+class Draft(FrozenModel):
     """A drafted letter: ordered paragraphs, the request, the provenance record and its seal."""
 
     schema_version: Literal[1] = 1

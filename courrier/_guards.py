@@ -4,18 +4,23 @@ Each guard is a cheap, deterministic check over plain text:
 
 - `length`: the bounds of the section.
 - `french`: a function-word heuristic (see `_french_problem`).
-- `artefacts`: template syntax, placeholders, chat markers, markdown, tags, assistant phrasing.
-- `invented_items`: dates, amounts and numbers (digits or French number words from « deux »), article
-  references, URLs, e-mails, phones, case references and proper names must come from the trusted sources
-  or the vetted text, compared by normalized value: « 2 novembre 2026 » matches "2026-11-02",
-  « 1 234,50 € » matches "1234.50", « deux » matches "2".
+- `artefacts`: template syntax, placeholders, chat markers, markdown, tags, assistant phrasing, and
+  invisible or control characters.
+- `invented_items`: dates (relative ones too: « demain », « lundi », « la semaine prochaine »), amounts
+  and numbers (digits or French number words from « deux »), article references, URLs, e-mails, phones,
+  case references and proper names (capitalized words, but for the common words that begin a sentence)
+  must come from the trusted sources or the vetted text, compared by normalized value:
+  « 2 novembre 2026 » matches "2026-11-02", « 1 234,50 € » matches "1234.50", « deux » matches "2".
+  A number followed by a unit (euros, jours, mois, heures…) must come with that unit, unless the source
+  is that number alone (a raw value such as "7.48").
 - `kept_items` (rephrase only): the vetted text's items are all still there.
 - `mentions_kept`: the required mentions that the vetted text holds.
 - `no_new_commitment`: legally loaded stems (accord-, refus-, rembours-…) absent from the sources.
 - `no_citizen_copy`: no run of 8 words copied from the citizen's text.
 
 Citizen text is never a source. The vetted text always is: the fallback passes every guard whose bounds
-it fits. Every regular expression runs in linear time, and `check_output` handles any unicode.
+it fits. Items and words are compared in NFKC form (« １５０ » is 150), and reported as written. Every
+regular expression runs in linear time, and `check_output` handles any unicode.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
-from ._manifest import MentionSpec
+from ._manifest import MentionSpec, missing_mentions
 
 __all__ = ["GUARD_NAMES", "GuardContext", "GuardName", "GuardVerdict", "check_output"]
 
@@ -78,16 +83,59 @@ class GuardContext:
     mentions: tuple[MentionSpec, ...]
 
 
+_FOREIGN_DIGIT = re.compile(r"[^\D0-9]")
+
+
+def _fold(char: str) -> str:
+    """A character in NFKC form, its decimal digits made ASCII: « １ », « 𝟏 », « ١ » are 1."""
+    return "".join(
+        str(unicodedata.decimal(c)) if c.isdecimal() else c for c in unicodedata.normalize("NFKC", char)
+    )
+
+
+class _Folded:
+    """A text in NFC form (`original`) and folded for comparison (`text`), character by character (see
+    `_fold`): « １５０ » reads 150, a no-break space reads as a space."""
+
+    def __init__(self, text: str) -> None:
+        self.original = unicodedata.normalize("NFC", text)
+        self.text = self.original
+        self._origins: range | list[int] = range(len(self.original))
+        if not unicodedata.is_normalized("NFKC", self.original) or _FOREIGN_DIGIT.search(self.original):
+            pieces = list(map(_fold, self.original))
+            self.text = "".join(pieces)
+            self._origins = [index for index, piece in enumerate(pieces) for _ in piece]
+
+    def surface(self, start: int, end: int) -> str:
+        """The original of `text[start:end]` (not empty)."""
+        return self.original[self._origins[start] : self._origins[end - 1] + 1]
+
+    @cached_property
+    def items(self) -> list[_Item]:
+        return _extract(self)
+
+
 # --- Items -------------------------------------------------------------------------------------------
 
 _ItemKind = Literal[
-    "date", "day_month", "month_year", "number", "article", "url", "email", "phone", "code", "name"
+    "date",
+    "day_month",
+    "month_year",
+    "relative",
+    "number",
+    "article",
+    "url",
+    "email",
+    "phone",
+    "code",
+    "name",
 ]
 
 _KIND_LABELS: dict[_ItemKind, str] = {
     "date": "date",
     "day_month": "date",
     "month_year": "date",
+    "relative": "date",
     "number": "nombre ou montant",
     "article": "article",
     "url": "adresse web",
@@ -107,23 +155,34 @@ class _Item:
 
 _MONTHS = {
     "janvier": 1,
+    "janv": 1,
     "février": 2,
     "fevrier": 2,
+    "févr": 2,
+    "fevr": 2,
     "mars": 3,
     "avril": 4,
+    "avr": 4,
     "mai": 5,
     "juin": 6,
     "juillet": 7,
+    "juil": 7,
     "août": 8,
     "aout": 8,
     "septembre": 9,
+    "sept": 9,
     "octobre": 10,
+    "oct": 10,
     "novembre": 11,
+    "nov": 11,
     "décembre": 12,
     "decembre": 12,
+    "déc": 12,
+    "dec": 12,
 }
-_MONTH = "(?P<month>" + "|".join(_MONTHS) + ")"
-_DAY = "(?P<day>1er|1ᵉʳ|premier|[0-9]{1,2})"
+"""Month names, and their abbreviations (written with or without a period)."""
+_MONTH = "(?P<month>" + "|".join(_MONTHS) + r")(?!\w)"
+_DAY = "(?P<day>1er|premier|[0-9]{1,2})"
 
 _NUMBER_WORDS = {
     "deux": 2,
@@ -152,7 +211,38 @@ _NUMBER_WORDS = {
     "mille": 1000,
 }
 _NUMBER_WORD = "(?:" + "|".join(_NUMBER_WORDS) + r")\b"
-_GROUP_SPACE = "[ \u00a0\u202f\u2009]"
+
+_UNITS = {
+    "€": "euro",
+    "euros": "euro",
+    "euro": "euro",
+    "eur": "euro",
+    "jours": "jour",
+    "jour": "jour",
+    "semaines": "semaine",
+    "semaine": "semaine",
+    "mois": "mois",
+    "années": "an",
+    "année": "an",
+    "ans": "an",
+    "an": "an",
+    "heures": "heure",
+    "heure": "heure",
+    "h": "heure",
+    "minutes": "minute",
+    "minute": "minute",
+    "min": "minute",
+}
+"""The units a number is keyed by (« 9 h » and « 9 heures » are one), and their spellings."""
+_UNIT = (
+    r"(?:[ ]?(?:(?i:derni|premi)\w*[ ])?(?P<unit>(?i:"
+    + "|".join(map(re.escape, _UNITS))
+    + r"))(?![^\W\d_]))?"
+)
+"""The unit after a number, if any, past an adjective: « trois derniers mois »."""
+
+_WEEKDAYS = "lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche"
+_PERIODS = rf"{_WEEKDAYS}|jour|semaine|mois|année|an|trimestre"
 _URL_TAIL = '[^\\s<>"«»]*[^\\s<>"«».,;:!?)\'’]'
 """The rest of a URL, up to a space, less its trailing punctuation."""
 
@@ -166,7 +256,12 @@ def _date(year: int, month: int, day: int) -> dt.date | None:
 
 def _day(match: re.Match[str]) -> int:
     day = match["day"]
-    return int(day) if day.isdecimal() else 1  # « 1er », « 1ᵉʳ », « premier »
+    return int(day) if day.isdecimal() else 1  # « 1er », « premier »
+
+
+def _month(match: re.Match[str]) -> int:
+    month = match["month"]
+    return int(month) if month.isdecimal() else _MONTHS[month.casefold()]
 
 
 def _parse_iso(match: re.Match[str]) -> dt.date | None:
@@ -179,17 +274,27 @@ def _parse_numeric_date(match: re.Match[str]) -> dt.date | None:
 
 
 def _parse_long_date(match: re.Match[str]) -> dt.date | None:
-    return _date(int(match["year"]), _MONTHS[match["month"].casefold()], _day(match))
+    return _date(int(match["year"]), _month(match), _day(match))
 
 
 def _parse_day_month(match: re.Match[str]) -> tuple[int, int] | None:
-    month = _MONTHS[match["month"].casefold()]
-    # With no year, the day is checked against a leap year, so that 29 février is a date.
-    return (month, _day(match)) if _date(2000, month, _day(match)) else None
+    """« 18 novembre », « 18 nov. », « 18/11 »; the day is checked against a leap year, so that
+    29 février is a date."""
+    month, day = _month(match), _day(match)
+    return (month, day) if _date(2000, month, day) else None
 
 
 def _parse_month_year(match: re.Match[str]) -> tuple[int, int]:
-    return (int(match["year"]), _MONTHS[match["month"].casefold()])
+    return (int(match["year"]), _month(match))
+
+
+def _parse_relative(match: re.Match[str]) -> str:
+    """« la semaine prochaine » and « la prochaine semaine » read "prochain semaine", « les lundis »
+    "lundi"."""
+    period = match["ahead"] or match["after"]
+    if period:
+        return "prochain " + period.casefold()
+    return (match["weekday"] or " ".join(match[0].split())).casefold()
 
 
 def _parse_article(match: re.Match[str]) -> str:
@@ -202,18 +307,22 @@ def _parse_code(match: re.Match[str]) -> str | None:
     return surface.casefold() if has_digit and any(char.isalpha() for char in surface) else None
 
 
-def _parse_number(match: re.Match[str]) -> Decimal | None:
-    digits = re.sub(_GROUP_SPACE, "", match[0]).replace(",", ".")
+def _unit(match: re.Match[str]) -> str | None:
+    return _UNITS[match["unit"].casefold()] if match["unit"] else None
+
+
+def _parse_number(match: re.Match[str]) -> tuple[Decimal, str | None] | None:
     try:
-        return Decimal(digits)
+        value = Decimal(match["value"].replace(" ", "").replace(",", "."))
     except InvalidOperation:
         return None
+    return value, _unit(match)
 
 
-def _parse_number_words(match: re.Match[str]) -> Decimal:
+def _parse_number_words(match: re.Match[str]) -> tuple[Decimal, str | None]:
     """The value of a chain of French number words: « deux », « dix-sept », « quatre-vingt-dix »."""
     total = current = 0
-    for word in re.split("[ -]", match[0].casefold()):
+    for word in re.split("[ -]", match["value"].casefold()):
         if word in {"cent", "cents"}:
             current = max(current, 1) * 100
         elif word == "mille":
@@ -222,7 +331,7 @@ def _parse_number_words(match: re.Match[str]) -> Decimal:
             current += 76
         else:
             current += _NUMBER_WORDS[word]
-    return Decimal(total + current)
+    return Decimal(total + current), _unit(match)
 
 
 def _parse_phone(match: re.Match[str]) -> str:
@@ -243,24 +352,19 @@ def _parse_email(match: re.Match[str]) -> str:
 _Parser = Callable[[re.Match[str]], Hashable | None]
 
 # Extractors run in this order; each one masks what it found, so that the digits of a date or a phone
-# are not read again as bare numbers.
+# are not read again as bare numbers. A match's item is its "value" group where it has one (a number
+# without its unit), else the whole match.
 _EXTRACTORS: tuple[tuple[_ItemKind, re.Pattern[str], _Parser], ...] = (
     ("email", re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), _parse_email),
     ("url", re.compile(rf"(?i:(?<![\w./])(?:https?://|www\.){_URL_TAIL})"), _parse_url),
     (
-        "url",
-        re.compile(
-            r"(?i:(?<![\w.@/-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:fr|com|org|net|eu|info|io|be|ch)(?![\w-])"
-            rf"(?:/{_URL_TAIL})?)"
-        ),
+        "url",  # A bare domain, any top-level domain: « mairie.paris », « exemple.gouv.fr ».
+        re.compile(rf"(?<![\w.@/-])[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{{2,24}}(?![\w-])(?:/{_URL_TAIL})?"),
         _parse_url,
     ),
     (
         "phone",
-        re.compile(
-            r"(?<![0-9+])(?:\+33[ .\u00a0\u202f]?(?:\(0\)[ .]?)?|0)[1-9]"
-            r"(?:[ .\u00a0\u202f-]?[0-9]{2}){4}(?![0-9])"
-        ),
+        re.compile(r"(?<![0-9+])(?:\+33[ .]?(?:\(0\)[ .]?)?|0)[1-9](?:[ .-]?[0-9]{2}){4}(?![0-9])"),
         _parse_phone,
     ),
     (
@@ -277,62 +381,123 @@ _EXTRACTORS: tuple[tuple[_ItemKind, re.Pattern[str], _Parser], ...] = (
         _parse_numeric_date,
     ),
     (
+        "day_month",
+        re.compile(r"(?<![0-9/.,])(?P<day>[0-9]{1,2})/(?P<month>[0-9]{1,2})(?![0-9/])"),
+        _parse_day_month,
+    ),
+    (
         "date",
-        re.compile(rf"(?i:(?<!\w){_DAY}\s+{_MONTH}\s+(?P<year>[0-9]{{4}})(?![0-9]))"),
+        re.compile(rf"(?i:(?<!\w){_DAY} +{_MONTH}\.? +(?P<year>[0-9]{{4}})(?![0-9]))"),
         _parse_long_date,
     ),
-    ("day_month", re.compile(rf"(?i:(?<!\w){_DAY}\s+{_MONTH}\b)"), _parse_day_month),
-    ("month_year", re.compile(rf"(?i:\b{_MONTH}\s+(?P<year>[0-9]{{4}})(?![0-9]))"), _parse_month_year),
+    ("day_month", re.compile(rf"(?i:(?<!\w){_DAY} +{_MONTH})"), _parse_day_month),
+    ("month_year", re.compile(rf"(?i:\b{_MONTH}\.? +(?P<year>[0-9]{{4}})(?![0-9]))"), _parse_month_year),
+    (
+        "relative",
+        re.compile(
+            r"(?i:\b(?:(?:après|avant)-)?(?:demain|hier)\b|\b(?:huitaine|quinzaine)\b"
+            r"|\bdans +les +(?:meilleurs|plus +brefs) +d[ée]lais\b"
+            rf"|\bprochaine?s? +(?P<ahead>{_PERIODS})s?\b|\b(?P<after>{_PERIODS})s? +prochaine?s?\b"
+            rf"|\b(?P<weekday>{_WEEKDAYS})s?\b)"
+        ),
+        _parse_relative,
+    ),
     (
         "article",
         re.compile(
-            r"\b(?i:articles?|art\.)\s*(?:(?P<prefix>[LRD])\s?\.?\s?)?(?P<number>[0-9]+(?:-[0-9]+)*)(?![0-9])"
+            r"\b(?i:articles?|art\.) *(?:(?P<prefix>[LRD]) ?\.? ?)?(?P<number>[0-9]+(?:-[0-9]+)*)(?![0-9])"
         ),
         _parse_article,
     ),
     (
         "article",
-        re.compile(r"(?<!\w)(?P<prefix>[LRD])\s?\.?\s?(?P<number>[0-9]{1,4}(?:-[0-9]+)+)(?![0-9])"),
+        re.compile(r"(?<!\w)(?P<prefix>[LRD]) ?\.? ?(?P<number>[0-9]{1,4}(?:-[0-9]+)+)(?![0-9])"),
         _parse_article,
     ),
     ("code", re.compile(r"(?<![\w-])[^\W_]+(?:[-/_][^\W_]+)+"), _parse_code),
     (
         "number",
         re.compile(
-            rf"(?<![0-9])(?:[0-9]{{1,3}}(?:{_GROUP_SPACE}[0-9]{{3}})+|[0-9]+)(?:[.,][0-9]+)?(?![0-9])"
+            rf"(?<![0-9])(?P<value>(?:[0-9]{{1,3}}(?: [0-9]{{3}})+|[0-9]+)(?:[.,][0-9]+)?)(?![0-9]){_UNIT}"
         ),
         _parse_number,
     ),
-    ("number", re.compile(rf"(?i:\b{_NUMBER_WORD}(?:[ -]{_NUMBER_WORD})*)"), _parse_number_words),
+    (
+        "number",
+        re.compile(rf"(?P<value>(?i:\b{_NUMBER_WORD}(?:[ -]{_NUMBER_WORD})*)){_UNIT}"),
+        _parse_number_words,
+    ),
 )
 
 _WORD = re.compile(r"[^\W\d_]+")
+_SPACE = re.compile(r"\s")
 _ORDINARY_CAPITALIZED = frozenset(
     {"madame", "monsieur", "mesdames", "messieurs", "mademoiselle", "mme", "mmes", "mlle", "m", "mm"}
     | {"maître", "me", "docteur", "dr"}
 )
 """Capitalized words of any French letter that name nobody."""
+# Words that begin French sentences, casefolded: a capitalized word at the start of a sentence names
+# nobody if it is one of these (« N'hésitez » is "n" and "hésitez").
+# fmt: off
+_SENTENCE_STARTERS = frozenset({
+    "le", "la", "les", "l", "un", "une", "des", "du", "de", "d", "au", "aux", "ce", "cet", "cette", "ces",
+    "c", "mon", "ma", "mes", "ton", "ta", "tes", "son", "sa", "ses", "notre", "nos", "votre", "vos", "leur",
+    "leurs", "quel", "quelle", "quels", "quelles", "quelque", "quelques", "chaque", "tout", "toute", "tous",
+    "toutes", "aucun", "aucune", "nul", "nulle", "certain", "certaine", "certains", "certaines", "plusieurs",
+    "divers", "diverses", "autre", "autres", "même", "mêmes", "tel", "telle", "tels", "telles", "tant", "je",
+    "j", "n", "tu", "il", "ils", "elle", "elles", "on", "nous", "vous", "me", "m", "te", "t", "se", "s", "y",
+    "en", "moi", "toi", "lui", "eux", "soi", "celui", "celle", "ceux", "celles", "ceci", "cela", "ça", "qui",
+    "que", "qu", "quoi", "dont", "où", "lequel", "laquelle", "lesquels", "lesquelles", "rien", "personne",
+    "chacun", "chacune", "à", "a", "après", "apres", "avant", "avec", "chez", "contre", "dans", "depuis",
+    "derrière", "dès", "devant", "durant", "entre", "envers", "excepté", "hormis", "hors", "jusqu", "jusque",
+    "malgré", "moyennant", "outre", "par", "parmi", "pendant", "pour", "près", "sans", "sauf", "selon",
+    "sous", "suivant", "sur", "vers", "via", "vu", "concernant", "conformément", "grâce", "faute", "suite",
+    "compte", "lors", "afin", "auprès", "quant", "face", "étant", "etant", "ayant", "considérant", "attendu",
+    "agissant", "et", "ou", "mais", "donc", "or", "ni", "car", "comme", "lorsque", "lorsqu", "quand",
+    "puisque", "puisqu", "quoique", "quoiqu", "si", "sinon", "tandis", "parce", "pourquoi", "comment",
+    "combien", "soit", "ainsi", "alors", "aussi", "autrement", "bien", "cependant", "certes", "déjà",
+    "désormais", "dorénavant", "enfin", "ensuite", "également", "egalement", "encore", "évidemment",
+    "heureusement", "ici", "là", "malheureusement", "mieux", "moins", "naturellement", "néanmoins", "non",
+    "notamment", "oui", "parfois", "particulièrement", "peut", "plus", "pourtant", "premièrement",
+    "deuxièmement", "précisément", "puis", "seulement", "simplement", "souvent", "surtout", "toujours",
+    "toutefois", "très", "trop", "actuellement", "aujourd", "finalement", "effectivement", "vraiment",
+    "voici", "voilà", "abord", "ailleurs", "ci", "est", "sont", "était", "étaient", "sera", "seront",
+    "serait", "ont", "avait", "aura", "aurait", "avons", "avez", "êtes", "sommes", "pouvez", "pourrez",
+    "pouvons", "peuvent", "pourra", "pourrait", "doit", "doivent", "devez", "devrez", "devra", "devrait",
+    "faut", "reste", "restent", "restons", "existe", "souhaitez", "souhaitons", "voulez", "trouverez",
+    "recevrez", "agréez", "veuillez", "recevez", "merci", "sachez", "soyez", "sachant", "tenant", "restant",
+    "espérant", "souhaitant", "comptant", "rappelant", "remerciant", "adressez", "appelez", "complétez",
+    "conservez", "consultez", "contactez", "écrivez", "ecrivez", "envoyez", "faites", "gardez", "hésitez",
+    "indiquez", "joignez", "notez", "oubliez", "pensez", "permettez", "prenez", "précisez", "présentez",
+    "rappelez", "renvoyez", "retournez", "retrouvez", "signalez", "transmettez", "vérifiez", "bonjour",
+    "cordialement", "respectueusement", "sincèrement", "bonne", "bon", "cher", "chère", "chers", "chères",
+    "objet", "référence", "pièce", "pièces", "copie", "premier", "première", "premiers", "premières",
+    "second", "seconde", "dernier", "dernière", "deuxième", "troisième"
+})
+# fmt: on
 _ABBREVIATIONS = frozenset({"m", "mm", "mme", "mmes", "mlle", "me", "dr", "st", "ste", "cf"})
 """Words whose final period does not end a sentence (as do initials: « J. Dupont »)."""
-_SENTENCE_ENDS = frozenset(".!?…\n\r\u2028\u2029")
-_OPENERS = " \t\u00a0\u202f\u2009«“\"'‘’([—–-•*"
+_SENTENCE_ENDS = frozenset(".!?")
+_OPENERS = " «“\"'‘’([—–-•*"
 
 
-def _extract(text: str) -> list[_Item]:
-    """Every item of `text` (NFC), in extractor order."""
+def _extract(folded: _Folded) -> list[_Item]:
+    """Every item of a text, in extractor order. Line breaks count as spaces, as the letter prints them."""
+    text = _SPACE.sub(" ", folded.text)
     items: list[_Item] = []
     for kind, pattern, parse in _EXTRACTORS:
-        text = pattern.sub(partial(_mask, kind=kind, parse=parse, items=items), text)
-    items += _names(text)
+        text = pattern.sub(partial(_mask, kind=kind, parse=parse, folded=folded, items=items), text)
+    items += _names(text, folded)
     return items
 
 
-def _mask(match: re.Match[str], kind: _ItemKind, parse: _Parser, items: list[_Item]) -> str:
+def _mask(match: re.Match[str], kind: _ItemKind, parse: _Parser, folded: _Folded, items: list[_Item]) -> str:
     """Record the item `match` holds, if any, and blank it out."""
     key = parse(match)
     if key is None:
         return match[0]
-    items.append(_Item(kind, key, match[0]))
+    start, end = match.span("value") if "value" in match.re.groupindex else match.span()
+    items.append(_Item(kind, key, folded.surface(start, end)))
     return " " * len(match[0])
 
 
@@ -346,32 +511,28 @@ def _starts_sentence(gap: str, previous: str | None) -> bool:
     return stripped[-1] in _SENTENCE_ENDS
 
 
-def _names(masked: str) -> Iterator[_Item]:
-    """Capitalized words that are not sentence-initial (a sentence-initial one counts when the next word,
-    after spaces only, is capitalized too: « Jean Dupont »), except the ordinary words of a letter."""
-    words = list(_WORD.finditer(masked))
-    for index, word in enumerate(words):
-        surface = word[0]
-        if not surface[0].isupper() or surface.casefold() in _ORDINARY_CAPITALIZED:
-            continue
-        previous = words[index - 1] if index else None
+def _names(masked: str, folded: _Folded) -> Iterator[_Item]:
+    """Capitalized words, except the ordinary words of a letter, and the common words that begin a
+    sentence: « Durand, notre juriste… » names someone, « Nous… » does not."""
+    previous: re.Match[str] | None = None
+    for word in _WORD.finditer(masked):
+        surface, key = word[0], word[0].casefold()
         gap = masked[previous.end() if previous else 0 : word.start()]
-        if _starts_sentence(gap, previous[0] if previous else None):
-            following = words[index + 1] if index + 1 < len(words) else None
-            if following is None or not following[0][0].isupper():
-                continue
-            if masked[word.end() : following.start()].strip():
-                continue
-        yield _Item("name", surface.casefold(), surface)
+        initial = _starts_sentence(gap, previous[0] if previous else None)
+        previous = word
+        if not surface[0].isupper() or key in _ORDINARY_CAPITALIZED:
+            continue
+        if not (initial and key in _SENTENCE_STARTERS):
+            yield _Item("name", key, folded.surface(*word.span()))
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(word.casefold() for word in _WORD.findall(text))
+def _words(folded: _Folded) -> frozenset[str]:
+    return frozenset(word.casefold() for word in _WORD.findall(folded.text))
 
 
 def _derived_keys(item: _Item) -> Iterator[tuple[str, Hashable]]:
     """The keys an item makes available: a full date also vouches for its day and month, its month and
-    year, and its year."""
+    year, and its year; a number with a unit, for the bare number."""
     yield item.kind, item.key
     if isinstance(item.key, dt.date):
         yield "day_month", (item.key.month, item.key.day)
@@ -379,6 +540,19 @@ def _derived_keys(item: _Item) -> Iterator[tuple[str, Hashable]]:
         yield "year", item.key.year
     elif item.kind == "month_year" and isinstance(item.key, tuple):
         yield "year", item.key[0]
+    elif item.kind == "number" and isinstance(item.key, tuple):
+        yield "number", (item.key[0], None)
+
+
+def _source_keys(source: _Folded) -> Iterator[tuple[str, Hashable]]:
+    """The keys of a source's items. A source that is a number alone (a raw value: "7.48", "30") holds
+    that number in any unit, the field it comes from giving the unit."""
+    items = source.items
+    for item in items:
+        yield from _derived_keys(item)
+    if len(items) == 1 and items[0].kind == "number" and items[0].surface == source.original.strip():
+        assert isinstance(items[0].key, tuple)
+        yield from (("number", (items[0].key[0], unit)) for unit in set(_UNITS.values()))
 
 
 @dataclass(frozen=True)
@@ -389,10 +563,10 @@ class _Pool:
     words: frozenset[str]
 
     @classmethod
-    def of(cls, texts: Iterable[str]) -> _Pool:
+    def of(cls, texts: Iterable[_Folded]) -> _Pool:
         texts = tuple(texts)
-        keys = frozenset(key for text in texts for item in _extract(text) for key in _derived_keys(item))
-        return cls(keys, frozenset().union(*(_words(text) for text in texts)))
+        keys = frozenset(key for text in texts for key in _source_keys(text))
+        return cls(keys, frozenset().union(*map(_words, texts)))
 
     def covers(self, item: _Item) -> bool:
         if item.kind == "name":
@@ -400,13 +574,14 @@ class _Pool:
         if (item.kind, item.key) in self.keys:
             return True
         # A bare year is covered by any date in that year.
-        key = item.key
+        if item.kind != "number" or not isinstance(item.key, tuple):
+            return False
+        value, unit = item.key
         return (
-            item.kind == "number"
-            and isinstance(key, Decimal)
-            and key == key.to_integral_value()
-            and 1000 <= key <= 9999
-            and ("year", int(key)) in self.keys
+            unit is None
+            and value == value.to_integral_value()
+            and 1000 <= value <= 9999
+            and ("year", int(value)) in self.keys
         )
 
 
@@ -480,6 +655,7 @@ _ARTEFACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             rf"\[[ ]?[{_UPPER}][{_UPPER}0-9 _'’.-]{{0,60}}\]|\bX{{3,}}\b|_{{3,}}"
             r"|(?i:\[(?:nom|prénom|date|adresse|montant|référence|signature|ville)[^\]\n]{0,60}\])"
+            r"|\{[^{}\n]{0,60}\}"
         ),
     ),
     ("délimiteur de données", re.compile(r"<<<|>>>")),
@@ -487,7 +663,7 @@ _ARTEFACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "marqueur de conversation",
         re.compile(
             r"<\|[^|\n]{0,40}\|>|\[/?INST\]|<</?SYS>>"
-            r"|(?im:^[ \t]*(?:assistant|assistante|user|system|système|utilisateur)[ \t\u00a0\u202f]*:)"
+            r"|(?im:^[ \t]*(?:assistant|assistante|user|system|système|utilisateur)[ \t]*:)"
         ),
     ),
     ("balise", re.compile(r"</?[A-Za-z][\w-]{0,30}(?:\s[^<>\n]{0,200})?/?>")),
@@ -502,11 +678,23 @@ _ARTEFACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|\bmod[eè]le\s+de\s+langage\b|\blanguage\s+model\b|\bas\s+an?\s+(?:ai|assistant)\b"
             r"|\bvoici\s+(?:une|la|le|un|votre|ma|mon)\s+(?:nouvelle\s+)?"
             r"(?:reformulation|version|texte|paragraphe|réponse|proposition)\b"
-            r"|^[ \t]*(?:reformulation|texte\s+reformulé|version\s+reformulée|réponse)[ \t\u00a0\u202f]*:)",
+            r"|^[ \t]*(?:reformulation|texte\s+reformulé|version\s+reformulée|réponse)[ \t]*:)",
             re.MULTILINE,
         ),
     ),
 )
+
+
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+"""Control, format (zero-width, bidi, soft hyphen…), surrogate, private-use and unassigned characters:
+none belongs in a letter, and some split an item in two (a zero-width space inside « 115 € »)."""
+
+
+def _invisible(text: str) -> Iterator[str]:
+    """The code points of the invisible or control characters of `text` (line breaks and tabs aside)."""
+    for char in text:
+        if char not in "\n\t" and unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+            yield f"U+{ord(char):04X}"
 
 
 # --- Commitments ------------------------------------------------------------------------------------
@@ -522,7 +710,7 @@ _COMMITMENTS = {
     "exoneration": "exon[ée]r",
     "derogation": "d[ée]rog",
     "autorisation": "autoris",
-    "gratuite": "gratuit",
+    "gratuite": r"gratuit|à\s+titre\s+gracieux",
     "indemnisation": "indemni",
     "promesse": "promet|promis|promesse",
     "garantie": "garanti",
@@ -530,6 +718,15 @@ _COMMITMENTS = {
     "dedommagement": "d[ée]dommag",
     "sans_suite": r"sans\s+suite",
     "classement": "classé",
+    "prise_en_charge": r"pr[ei]\w*\s+en\s+charge",
+    "versement": r"(?:re)?vers(?:[eé]|ons\b)",
+    "compensation": "compens",
+    "reservation": "r[ée]serv",
+    "attribution": "attribu",
+    "octroi": "octro[iy]",
+    "tolerance": "tol[ée]r",
+    "exceptionnel": "exceptionnel",
+    "offert": "offert",
 }
 """Legally loaded stems (synonyms share a name: a refusal rephrased as a rejection is no new commitment)."""
 _COMMITMENT = re.compile(
@@ -537,18 +734,14 @@ _COMMITMENT = re.compile(
 )
 
 
-def _commitments(text: str) -> Iterator[tuple[str, str]]:
-    """(stem name, surface) of every loaded word in `text`."""
-    for match in _COMMITMENT.finditer(text):
+def _commitments(folded: _Folded) -> Iterator[tuple[str, str]]:
+    """(stem name, surface) of every loaded word of a text."""
+    for match in _COMMITMENT.finditer(folded.text):
         assert match.lastgroup is not None
-        yield match.lastgroup, match[0]
+        yield match.lastgroup, folded.surface(*match.span())
 
 
 # --- Guards -----------------------------------------------------------------------------------------
-
-
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
 
 
 class _Check:
@@ -557,12 +750,12 @@ class _Check:
     def __init__(self, text: str, context: GuardContext) -> None:
         self.raw = text
         self.context = context
-        self.text = _nfc(text)
-        self.vetted = _nfc(context.vetted_text)
+        self.output = _Folded(text)
+        self.vetted = _Folded(context.vetted_text)
 
     @cached_property
-    def sources(self) -> tuple[str, ...]:
-        return (self.vetted, *map(_nfc, self.context.trusted_sources))
+    def sources(self) -> tuple[_Folded, ...]:
+        return (self.vetted, *map(_Folded, self.context.trusted_sources))
 
     def length(self) -> GuardVerdict:
         size, low, high = len(self.raw), self.context.min_chars, self.context.max_chars
@@ -573,11 +766,16 @@ class _Check:
         return GuardVerdict(guard="length", passed=True)
 
     def french(self) -> GuardVerdict:
-        problem = _french_problem(self.text)
+        problem = _french_problem(self.output.original)
         return _fail("french", problem) if problem else GuardVerdict(guard="french", passed=True)
 
     def artefacts(self) -> GuardVerdict:
-        found = [(label, m[0]) for label, pattern in _ARTEFACTS for m in pattern.finditer(self.text)]
+        found = [
+            (label, self.output.surface(*m.span()))
+            for label, pattern in _ARTEFACTS
+            for m in pattern.finditer(self.output.text)
+        ]
+        found += [("caractère invisible ou de contrôle", code) for code in _invisible(self.output.original)]
         if not found:
             return GuardVerdict(guard="artefacts", passed=True)
         labels = ", ".join(dict.fromkeys(label for label, _ in found))
@@ -585,34 +783,31 @@ class _Check:
 
     def invented_items(self) -> GuardVerdict:
         pool = _Pool.of(self.sources)
-        invented = [item for item in _extract(self.text) if not pool.covers(item)]
+        invented = [item for item in self.output.items if not pool.covers(item)]
         if not invented:
             return GuardVerdict(guard="invented_items", passed=True)
         described, surfaces = _describe(invented)
         return _fail("invented_items", f"absent des données : {described}", surfaces)
 
     def kept_items(self) -> GuardVerdict:
-        pool = _Pool.of((self.text,))
-        dropped = [item for item in _extract(self.vetted) if not pool.covers(item)]
+        pool = _Pool.of((self.output,))
+        dropped = [item for item in self.vetted.items if not pool.covers(item)]
         if not dropped:
             return GuardVerdict(guard="kept_items", passed=True)
         described, surfaces = _describe(dropped)
         return _fail("kept_items", f"perdu par rapport au texte validé : {described}", surfaces)
 
     def mentions_kept(self) -> GuardVerdict:
-        vetted, output = " ".join(self.vetted.split()), " ".join(self.text.split())
-        lost = [
-            mention.label
-            for mention in self.context.mentions
-            if mention.regex().search(vetted) and not mention.regex().search(output)
-        ]
+        mentions = self.context.mentions
+        absent = set(missing_mentions(self.vetted.original, mentions))
+        lost = [label for label in missing_mentions(self.output.original, mentions) if label not in absent]
         if not lost:
             return GuardVerdict(guard="mentions_kept", passed=True)
         return _fail("mentions_kept", f"mention obligatoire perdue : {' ; '.join(lost)}", lost)
 
     def no_new_commitment(self) -> GuardVerdict:
         allowed = {stem for source in self.sources for stem, _ in _commitments(source)}
-        new = [surface for stem, surface in _commitments(self.text) if stem not in allowed]
+        new = [surface for stem, surface in _commitments(self.output) if stem not in allowed]
         if not new:
             return GuardVerdict(guard="no_new_commitment", passed=True)
         return _fail(
@@ -620,11 +815,11 @@ class _Check:
         )
 
     def no_citizen_copy(self) -> GuardVerdict:
-        citizen = set().union(*(_ngrams(_tokens(_nfc(text))) for text in self.context.citizen_texts))
+        citizen = set().union(*(_ngrams(_tokens(_Folded(text))) for text in self.context.citizen_texts))
         if not citizen:
             return GuardVerdict(guard="no_citizen_copy", passed=True)
         allowed = set().union(*(_ngrams(_tokens(source)) for source in self.sources))
-        words = list(_TOKEN.finditer(self.text))
+        words = list(_TOKEN.finditer(self.output.text))
         output = [word[0].casefold() for word in words]
         copied = [False] * len(words)
         for start in range(len(words) - _COPY_RUN + 1):
@@ -634,12 +829,12 @@ class _Check:
         runs = _runs(copied)
         if not runs:
             return GuardVerdict(guard="no_citizen_copy", passed=True)
-        surfaces = [self.text[words[first].start() : words[last].end()] for first, last in runs]
+        surfaces = [self.output.surface(words[first].start(), words[last].end()) for first, last in runs]
         return _fail("no_citizen_copy", f"{len(runs)} passage(s) recopié(s) du texte de l'usager", surfaces)
 
 
-def _tokens(text: str) -> list[str]:
-    return [word.casefold() for word in _TOKEN.findall(text)]
+def _tokens(folded: _Folded) -> list[str]:
+    return [word.casefold() for word in _TOKEN.findall(folded.text)]
 
 
 def _ngrams(words: list[str]) -> set[tuple[str, ...]]:

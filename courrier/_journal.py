@@ -16,11 +16,12 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from ._draft import Draft
 from ._errors import JournalError
 from ._record import Change, ProvenanceRecord, canonical_json, sha256_hex
+from ._validation import FrozenModel
 
 __all__ = ["Journal", "JournalEvent", "default_journal_path"]
 
@@ -53,10 +54,8 @@ _SCHEMA = (
 )
 
 
-class JournalEvent(BaseModel):
+class JournalEvent(FrozenModel):
     """One journaled version of a draft: its provenance record (canonical JSON), hash, and who made it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     seq: int
     draft_id: str

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.v1 import BaseModel as BaseModelV1
 
 from ._errors import ContextOverflow, ModelLoadError, UserError
+from ._validation import FrozenModel
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -86,10 +87,8 @@ def default_model_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / DEFAULT_MODEL_FILE
 
 
-class ModelFingerprint(BaseModel):
+class ModelFingerprint(FrozenModel):
     """What identifies a model file and the code that runs it, for the provenance record."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     file_name: str
     size: int

@@ -19,7 +19,7 @@ from pydantic import (
 from pydantic_core import to_jsonable_python
 
 from ._models import SectionMode
-from ._validation import Line, LongText
+from ._validation import FrozenModel, Line, LongText
 
 __all__ = [
     "BODY_SLOT",
@@ -80,11 +80,7 @@ _NAME = r"^[a-z][a-z0-9_]*$"
 FieldType = Literal["text", "long_text", "date", "amount", "integer", "boolean", "choice", "list"]
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FieldSpec(_Spec):
+class FieldSpec(FrozenModel):
     """One typed fact a template needs."""
 
     name: str = Field(pattern=_NAME, max_length=60)
@@ -123,7 +119,7 @@ class FieldSpec(_Spec):
         return self
 
 
-class SectionSpec(_Spec):
+class SectionSpec(FrozenModel):
     """One body section: its block name, its mode, and for model-written modes, instructions and bounds."""
 
     id: str = Field(pattern=_NAME, max_length=60)
@@ -154,7 +150,7 @@ class SectionSpec(_Spec):
         return self
 
 
-class MentionSpec(_Spec):
+class MentionSpec(FrozenModel):
     """A mention the final letter must contain: a literal text or a regular expression."""
 
     label: str = Field(min_length=1)
@@ -186,7 +182,7 @@ def missing_mentions(text: str, mentions: tuple[MentionSpec, ...]) -> tuple[str,
     return tuple(m.label for m in mentions if not m.regex().search(flat))
 
 
-class Review(_Spec):
+class Review(FrozenModel):
     """Who vetted the legal text, and when."""
 
     status: Literal["a_relire", "relu"]
@@ -194,7 +190,7 @@ class Review(_Spec):
     on: dt.date
 
 
-class Manifest(_Spec):
+class Manifest(FrozenModel):
     """A template's `template.toml`."""
 
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=80)

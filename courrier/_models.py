@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from ._validation import Line
+from ._validation import FrozenModel, Line
 
 __all__ = [
     "Contact",
@@ -28,11 +28,7 @@ Origin = Literal["template", "model", "human"]
 """Who produced a paragraph's text."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Signatory(_Strict):
+class Signatory(FrozenModel):
     """The person who signs: prénom, nom, qualité (CRPA L212-1)."""
 
     first_name: Line = Field(description="Prénom du signataire.")
@@ -42,7 +38,7 @@ class Signatory(_Strict):
     )
 
 
-class Contact(_Strict):
+class Contact(FrozenModel):
     """The agent who follows the case ("Affaire suivie par")."""
 
     name: Line = Field(description="Prénom et nom de l'agent.")
@@ -50,7 +46,7 @@ class Contact(_Strict):
     email: Line | None = Field(default=None, description="Courriel direct.")
 
 
-class Sender(_Strict):
+class Sender(FrozenModel):
     """The public body that writes, and who signs for it."""
 
     organisation: Line = Field(description="Collectivité ou administration, ex. « Mairie de Saint-Aubin ».")
@@ -68,7 +64,7 @@ class Sender(_Strict):
     case_officer: Contact | None = Field(default=None, description="Agent qui suit l'affaire.")
 
 
-class Recipient(_Strict):
+class Recipient(FrozenModel):
     """The person or organisation the letter is addressed to."""
 
     civility: Literal["Madame", "Monsieur"] | None = Field(
@@ -80,14 +76,14 @@ class Recipient(_Strict):
     )
 
 
-class References(_Strict):
+class References(FrozenModel):
     """Case references printed in the letter (N/Réf., V/Réf.)."""
 
     ours: Line | None = Field(default=None, description="Notre référence (N/Réf.).")
     yours: Line | None = Field(default=None, description="Votre référence (V/Réf.).")
 
 
-class LetterRequest(_Strict):
+class LetterRequest(FrozenModel):
     """Everything needed to draft one letter: the template, its facts, sender, recipient, date."""
 
     template: str = Field(min_length=1, max_length=200, description="Identifiant du modèle de courrier.")
@@ -103,7 +99,7 @@ class LetterRequest(_Strict):
     attachments: list[Line] = Field(default_factory=list, max_length=30, description="Pièces jointes.")
 
 
-class TemplateRef(_Strict):
+class TemplateRef(FrozenModel):
     """Which vetted template produced a draft: id, version and the SHA-256 of its sources."""
 
     id: str

@@ -12,13 +12,14 @@ import hashlib
 from typing import Any, Literal
 
 import rfc8785
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue
 
 from ._errors import FieldProblem, InvalidInput
 from ._guards import GuardVerdict
 from ._llm import ModelFingerprint
 from ._manifest import MentionSpec
 from ._models import Origin, SectionMode, TemplateRef
+from ._validation import FrozenModel
 
 __all__ = [
     "ApprovalRecord",
@@ -77,11 +78,7 @@ def text_sha256(text: str) -> str:
     return sha256_hex(text.encode("utf-8"))
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PromptRecord(_Record):
+class PromptRecord(FrozenModel):
     """The prompt file used (id, version, SHA-256 of its bytes) and the hash of the rendered messages."""
 
     id: str
@@ -90,7 +87,7 @@ class PromptRecord(_Record):
     rendered_sha256: str
 
 
-class Usage(_Record):
+class Usage(FrozenModel):
     """Tokens, finish reason and timings of one generation, as far as the chat model reports them."""
 
     input_tokens: int | None = None
@@ -100,7 +97,7 @@ class Usage(_Record):
     generation_seconds: float | None = None
 
 
-class AttemptRecord(_Record):
+class AttemptRecord(FrozenModel):
     """One call to the model for a section: what was asked, what came back, and the guards' verdicts."""
 
     number: int = Field(ge=1)
@@ -116,7 +113,7 @@ class AttemptRecord(_Record):
     accepted: bool
 
 
-class ParagraphRecord(_Record):
+class ParagraphRecord(FrozenModel):
     """The provenance of one paragraph. `vetted_sha256` is the hash of the template's rendering."""
 
     section: str
@@ -128,7 +125,7 @@ class ParagraphRecord(_Record):
     fallback_reason: str | None = None
 
 
-class ModelRecord(_Record):
+class ModelRecord(FrozenModel):
     """The chat model: its kind, the GGUF fingerprint for the local model, and its load settings."""
 
     kind: str
@@ -143,7 +140,7 @@ class ModelRecord(_Record):
         return self.fingerprint.name or self.fingerprint.file_name
 
 
-class EditRecord(_Record):
+class EditRecord(FrozenModel):
     """A human edit of one paragraph."""
 
     version: int
@@ -155,7 +152,7 @@ class EditRecord(_Record):
     after_sha256: str
 
 
-class ApprovalRecord(_Record):
+class ApprovalRecord(FrozenModel):
     """Who approved a version of the letter, in which capacity, and when."""
 
     version: int
@@ -164,7 +161,7 @@ class ApprovalRecord(_Record):
     at: dt.datetime
 
 
-class ProvenanceRecord(_Record):
+class ProvenanceRecord(FrozenModel):
     """Everything that produced one version of a draft. Facts appear only as hashes."""
 
     schema_version: Literal[1] = 1
@@ -190,14 +187,14 @@ class ProvenanceRecord(_Record):
     approval: ApprovalRecord | None = None
 
 
-class Integrity(_Record):
+class Integrity(FrozenModel):
     """The seal of a record: its SHA-256, and one SHA-256 per paragraph entry to locate a change."""
 
     record_sha256: str
     paragraphs_sha256: tuple[str, ...]
 
 
-class Signature(_Record):
+class Signature(FrozenModel):
     """A detached DSSE signature over the record's canonical JSON (see `courrier.sign_draft`)."""
 
     payload_type: str

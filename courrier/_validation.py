@@ -5,13 +5,19 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from ._errors import FieldProblem
 
-__all__ = ["Line", "LongText", "problems_from"]
+__all__ = ["FrozenModel", "Line", "LongText", "problems_from"]
 
 _ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+class FrozenModel(BaseModel):
+    """The base of courrier's data models: immutable, and unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _reject_control_characters(value: str) -> str:

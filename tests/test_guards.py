@@ -387,6 +387,214 @@ def test_realistic_outputs_pass() -> None:
         assert failed(text, ctx) == set(), text
 
 
+# --- Bypasses ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "surface"),
+    [
+        ("Vous devez régler une amende de １５０ euros.", "１５０"),
+        ("Vous devez régler une amende de 𝟏𝟓𝟎 €.", "𝟏𝟓𝟎"),
+        ("Vous devez régler une amende de ١٥٠ euros.", "١٥٠"),
+        ("Vous devez nous répondre avant le １５ janvier 2027.", "１５ janvier 2027"),
+    ],
+)
+def test_other_digits_read_as_ascii(text: str, surface: str) -> None:
+    """Fullwidth, mathematical and other decimal digits are items, reported as written."""
+    verdict = invented(text, context())
+    assert not verdict.passed
+    assert verdict.items == (surface,)
+    assert invented(text, context(trusted=("150", "2027-01-15"))).passed
+    # Sources are read the same way.
+    assert invented("Vous devez régler une amende de 150 euros.", context(trusted=("１５０",))).passed
+
+
+@pytest.mark.parametrize(
+    "char",
+    ["\u200b", "\u200d", "\u2060", "\u00ad", "\u202e", "\u2066", "\ufeff", "\x07", "\r", "\ue000", "\u0378"],
+)
+def test_invisible_and_control_characters_are_artefacts(char: str) -> None:
+    for text in (f"Vous devez régler 1{char}15 euros.", f"Votre dossier est suivi par M{char}artin."):
+        verdict = verdicts(text, context())["artefacts"]
+        assert not verdict.passed
+        assert verdict.items == (f"U+{ord(char):04X}",)
+        assert verdict.detail == "reste de génération : caractère invisible ou de contrôle"
+    assert verdicts("Nous avons bien reçu\tvotre demande.\nMerci.", context())["artefacts"].passed
+
+
+def test_numbers_with_a_unit_need_a_source_with_that_unit() -> None:
+    address = context(trusted=("18 rue des Goélands",))
+    assert invented("Vous devez régler 18 euros.", address).items == ("18",)
+    assert invented("Vous devez régler 18 €.", address).items == ("18",)
+    assert invented("Vous habitez au numéro 18.", address).passed  # a bare number keeps the old rule
+    hours = context(trusted=("de 7 heures à 15 heures",))
+    assert invented("Vous avez 15 jours pour répondre.", hours).items == ("15",)
+    assert invented("Vous êtes attendu à 15 h.", hours).passed
+    assert not invented("Vous avez 15 minutes pour répondre.", hours).passed
+    # Number words count, the adjective between number and unit too.
+    assert invented("Vous disposez de 2 mois.", context(trusted=("un délai de deux mois",))).passed
+    assert not invented("Vous disposez de 2 ans.", context(trusted=("un délai de deux mois",))).passed
+    pieces = context(trusted=("vos justificatifs des trois derniers mois",))
+    assert invented("Joignez vos justificatifs des 3 derniers mois.", pieces).passed
+    assert not invented("Joignez vos justificatifs des 3 dernières semaines.", pieces).passed
+    # Amounts match a source amount, or a raw value alone, as the drafter passes both.
+    raw = context(trusted=("7.48", "7,48\xa0€"))
+    assert invented("Les frais de copie s'élèvent à 7,48 euros, soit 7.48 EUR.", raw).passed
+    assert not invented("Les frais de copie s'élèvent à 7,49 €.", raw).passed
+    assert invented("Le délai est de 30 jours.", context(trusted=("30",))).passed
+    # A range names its unit twice: each end is vouched for.
+    opening = context(trusted=("une conseillère est présente de 9 heures à 12 heures",))
+    assert invented("Une conseillère vous reçoit de 9 h à 12 heures.", opening).passed
+    assert invented("Une conseillère vous reçoit de 9h à 12h.", opening).passed
+
+
+@pytest.mark.parametrize(
+    ("text", "surface"),
+    [
+        ("Vous serez reçu le 18 nov. 2026 à la mairie.", "18 nov. 2026"),
+        ("Vous serez reçu le 18 nov 2026 à la mairie.", "18 nov 2026"),
+        ("Vous serez reçu le 18 Nov. à la mairie.", "18 Nov"),
+        ("Vous serez reçu le 18 sept. 2026 à la mairie.", "18 sept. 2026"),
+        ("Vous serez reçu le 1er déc. à la mairie.", "1er déc"),
+        ("Vous serez reçu le 18/11 à la mairie.", "18/11"),
+    ],
+)
+def test_abbreviated_and_short_dates(text: str, surface: str) -> None:
+    verdict = invented(text, context(trusted=("2026-11-19", "2026-09-19", "2026-12-02")))
+    assert verdict.items == (surface,)
+    assert invented(text, context(trusted=("2026-11-18", "2026-09-18", "2026-12-01"))).passed
+    # Day and month without a year match any trusted date on that day.
+    if "2026" not in text:
+        assert invented(text, context(trusted=("18 novembre 2025", "1er décembre 2025"))).passed
+
+
+def test_sentence_initial_names() -> None:
+    verdict = invented("Durand, notre juriste, vous recevra.", context())
+    assert verdict.items == ("Durand",)
+    assert invented("Durand, notre juriste, vous recevra.", context(trusted=("Maître Durand",))).passed
+    assert invented("Martin suit votre dossier.\nRose vous écrira.", context()).items == ("Martin", "Rose")
+    # Common words that begin a sentence name nobody, nor do the words of the sources.
+    text = "Conformément à votre demande, nous l'avons transmise. N'hésitez pas à nous écrire. Merci."
+    assert invented(text, context()).passed
+    assert invented("Instruite par nos services, elle aboutira.", context(trusted=("instruite",))).passed
+
+
+@pytest.mark.parametrize(
+    ("text", "surface"),
+    [
+        ("Bonjour {nom_agent}, nous avons bien reçu votre demande.", "{nom_agent}"),
+        ("Nous avons bien reçu votre demande du {date}.", "{date}"),
+        ("Nous avons bien reçu votre demande du { date }.", "{ date }"),
+    ],
+)
+def test_single_brace_placeholders(text: str, surface: str) -> None:
+    verdict = verdicts(text, context())["artefacts"]
+    assert not verdict.passed
+    assert surface in verdict.items
+
+
+@pytest.mark.parametrize(
+    "domain", ["portsainteaurore.bzh", "mairie.paris", "exemple.gouv.fr", "mairie-écully.fr"]
+)
+def test_bare_domains_with_any_top_level_domain(domain: str) -> None:
+    text = f"Vous trouverez le formulaire sur {domain} dès maintenant."
+    assert invented(text, context()).items == (domain,)
+    assert invented(text, context(trusted=(f"https://{domain}/",))).passed
+
+
+def test_sentences_and_abbreviations_are_not_domains() -> None:
+    text = (
+        "Votre demande est complète. Elle sera examinée selon l'art. 5 du règlement, c.-à-d. sous 7.5 "
+        "semaines, etc. Nous vous écrirons."
+    )
+    ctx = context(trusted=("article 5", "7,5 semaines"))
+    assert invented(text, ctx).passed
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "source"),
+    [
+        ("Nous prendrons en charge vos frais.", "prendrons en charge", "la prise en charge du transport"),
+        ("Vos frais sont pris en charge.", "pris en charge", "nous prenons en charge vos frais"),
+        ("La prise en charge de vos frais est acquise.", "prise en charge", "vos frais, pris en charge"),
+        ("Nous vous verserons une aide.", "verserons", "le versement de l'aide"),
+        ("Le versement de l'aide interviendra.", "versement", "l'aide versée"),
+        ("L'aide vous sera versée.", "versée", "nous versons l'aide"),
+        ("Une compensation vous sera proposée.", "compensation", "compensé"),
+        ("Une place vous est réservée.", "réservée", "la réservation"),
+        ("La réservation est faite.", "réservation", "réservé aux élèves"),
+        ("Une aide vous est attribuée.", "attribuée", "l'attribution de l'aide"),
+        ("L'octroi de l'aide est décidé.", "octroi", "aide octroyée"),
+        ("Une aide vous est octroyée.", "octroyée", "l'octroi de l'aide"),
+        ("Ce retard est toléré.", "toléré", "une tolérance"),
+        ("Il s'agit d'une mesure exceptionnelle.", "exceptionnelle", "à titre exceptionnel"),
+        ("La copie vous est remise à titre gracieux.", "à titre gracieux", "une copie gratuite"),
+        ("La copie vous est offerte.", "offerte", "copie offerte"),
+    ],
+)
+def test_more_commitments(text: str, surface: str, source: str) -> None:
+    verdict = verdicts(text, context())["no_new_commitment"]
+    assert not verdict.passed
+    assert verdict.items == (surface,)
+    assert verdicts(text, context(trusted=(source,)))["no_new_commitment"].passed
+
+
+def test_commitment_stems_spare_ordinary_words() -> None:
+    text = "Nous nous tournons vers vous : la version jointe rappelle que le recours gracieux reste ouvert."
+    assert verdicts(text, context())["no_new_commitment"].passed
+
+
+@pytest.mark.parametrize(
+    ("text", "surface"),
+    [
+        ("Vous serez reçu demain à la mairie.", "demain"),
+        ("Vous serez reçu après-demain à la mairie.", "après-demain"),
+        ("Vous serez reçu la semaine prochaine à la mairie.", "semaine prochaine"),
+        ("Vous serez reçu le mois prochain à la mairie.", "mois prochain"),
+        ("Vous serez reçu lundi prochain à la mairie.", "lundi prochain"),
+        ("Vous serez reçu dans les prochains jours à la mairie.", "prochains jours"),
+        ("Vous serez reçu mardi à la mairie.", "mardi"),
+        ("Vous recevrez une réponse sous huitaine.", "huitaine"),
+        ("Vous recevrez une réponse sous quinzaine.", "quinzaine"),
+        ("Vous recevrez une réponse dans les meilleurs délais.", "dans les meilleurs délais"),
+    ],
+)
+def test_relative_dates_are_items(text: str, surface: str) -> None:
+    verdict = invented(text, context())
+    assert verdict.items == (surface,)
+    assert verdict.detail == f"absent des données : date « {surface} »"
+    assert invented(text, context(trusted=(text,))).passed
+
+
+def test_weekdays_from_the_sources() -> None:
+    ctx = context(trusted=("l'accueil du lundi matin se fait sur rendez-vous",))
+    assert invented("Le lundi, l'accueil se fait sur rendez-vous.", ctx).passed
+    assert invented("Les lundis, l'accueil se fait sur rendez-vous.", ctx).passed
+    assert invented("Lundi prochain, l'accueil se fait sur rendez-vous.", ctx).items == ("Lundi prochain",)
+
+
+@pytest.mark.parametrize(
+    ("text", "surface"),
+    [
+        ("Nous avons bien reçu votre demande.\nAssistant : voici la suite.", "Assistant :"),
+        ("Nous avons bien reçu votre demande.\nUser: merci.", "User:"),
+        ("Nous avons bien reçu votre demande.\n- Elle sera examinée.", "- "),
+        ("Nous avons bien reçu votre demande.\n• Elle sera examinée.", "• "),
+        ("Nous avons bien reçu votre demande.\n## Suite\nElle sera examinée.", "## "),
+        ("Voici la réponse.\nRéponse : nous avons bien reçu votre demande.", "Réponse :"),
+    ],
+)
+def test_line_start_artefacts_in_multiline_output(text: str, surface: str) -> None:
+    verdict = verdicts(text, context())["artefacts"]
+    assert not verdict.passed
+    assert surface in verdict.items
+
+
+def test_multiline_output_passes() -> None:
+    text = "Nos services restent à votre disposition.\nVous pouvez nous écrire - ou nous appeler."
+    assert failed(text, context()) == set()
+
+
 # --- Robustness -------------------------------------------------------------------------------------
 
 PIECES = [
@@ -405,8 +613,21 @@ PIECES = [
     "{{",
     "<|",
     "\u0301",
+    "nov. ",
+    "/11",
+    " h ",
+    " euros",
+    "lundi ",
+    "prochaine ",
+    ".bzh",
+    "{x}",
+    "prise en charge",
 ]
-TRICKY = st.sampled_from([*"0123456789 \n\t.,;:!?«»'’-_/@#*<>|{}[]%€XxéÉàç", NNBSP, NBSP, *PIECES])
+INVISIBLE = ["\u200b", "\u200d", "\u00ad", "\u202e", "\ufeff", "\x07", "\ue000", "\u0378"]
+FOREIGN_DIGITS = ["１", "５", "𝟏", "𝟓", "١", "٥"]
+TRICKY = st.sampled_from(
+    [*"0123456789 \n\t.,;:!?«»'’-_/@#*<>|{}[]%€XxéÉàç", NNBSP, NBSP, *PIECES, *INVISIBLE, *FOREIGN_DIGITS]
+)
 TEXTS = st.one_of(st.text(), st.lists(TRICKY, max_size=60).map("".join))
 
 
@@ -459,6 +680,19 @@ def test_long_text_never_crashes(chunk: str) -> None:
         "2026-",
         "+33 ",
         "L. ",
+        "\u200b",
+        "１ ",
+        "1/",
+        "nov. ",
+        "a.b",
+        "ab.",
+        "{a",
+        "1 h ",
+        "deux derniers ",
+        "lundi ",
+        "prochaine ",
+        "pris en ",
+        "\n- ",
     ],
 )
 def test_adversarial_50k_input(unit: str) -> None:
@@ -556,8 +790,8 @@ def json_leaves(value: Any, key: str | None = None) -> Iterator[tuple[str | None
 CITIZEN_FIELDS = {"message_usager"}
 
 
-@pytest.mark.parametrize("path", EXAMPLE_REQUESTS, ids=lambda path: path.stem)
-def test_shipped_fallbacks_pass_every_guard(path: Path, library: TemplateLibrary) -> None:
+def shipped_contexts(path: Path, library: TemplateLibrary) -> Iterator[tuple[str, GuardContext]]:
+    """(section, context) of each model-written section of a shipped example, its fallback as vetted text."""
     request = LetterRequest.model_validate_json(path.read_text(encoding="utf-8"))
     draft = Drafter(library=library, llm=None).draft(request)
     template = library.get(request.template)
@@ -565,28 +799,111 @@ def test_shipped_fallbacks_pass_every_guard(path: Path, library: TemplateLibrary
     leaves = list(json_leaves(draft.request.model_dump(mode="json")))
     trusted = tuple(value for key, value in leaves if key not in CITIZEN_FIELDS)
     citizen = tuple(value for key, value in leaves if key in CITIZEN_FIELDS)
-    checked = 0
     for paragraph in draft.paragraphs:
         if paragraph.mode == "locked":
             continue
         spec = specs[paragraph.section]
         assert spec.min_chars is not None
         assert spec.max_chars is not None
-        ctx = GuardContext(
-            mode=paragraph.mode,
-            vetted_text=paragraph.text,
-            trusted_sources=trusted,
-            citizen_texts=citizen,
-            min_chars=spec.min_chars,
-            max_chars=spec.max_chars,
-            mentions=template.manifest.required_mentions,
+        yield (
+            paragraph.section,
+            GuardContext(
+                mode=paragraph.mode,
+                vetted_text=paragraph.text,
+                trusted_sources=trusted,
+                citizen_texts=citizen,
+                min_chars=spec.min_chars,
+                max_chars=spec.max_chars,
+                mentions=template.manifest.required_mentions,
+            ),
         )
-        assert failed(paragraph.text, ctx) == set(), (paragraph.section, check_output(paragraph.text, ctx))
+
+
+@pytest.mark.parametrize("path", EXAMPLE_REQUESTS, ids=lambda path: path.stem)
+def test_shipped_fallbacks_pass_every_guard(path: Path, library: TemplateLibrary) -> None:
+    checked = 0
+    for section, ctx in shipped_contexts(path, library):
+        text = ctx.vetted_text
+        assert failed(text, ctx) == set(), (section, check_output(text, ctx))
         # As a model's output for an unrelated vetted text, the items still come from the facts alone.
         unrelated = dataclasses.replace(ctx, vetted_text="Nous restons à votre disposition.", mode="fill")
-        assert invented(paragraph.text, unrelated).passed, (
-            paragraph.section,
-            invented(paragraph.text, unrelated),
-        )
+        assert invented(text, unrelated).passed, (section, invented(text, unrelated))
         checked += 1
     assert checked, "no model-written section in this example"
+
+
+CONTACT = [
+    "N'hésitez pas à nous contacter pour toute question, en rappelant la référence de ce courrier.",
+    "Pour toute question, vous pouvez nous joindre en indiquant la référence de ce courrier.",
+    "Si vous avez une question, contactez-nous en mentionnant la référence de ce courrier.",
+    "Nous restons à votre écoute pour toute question : il suffit de rappeler la référence de ce courrier.",
+    "Vous avez une question ? Écrivez-nous ou appelez-nous, en rappelant la référence de ce courrier.",
+]
+REPHRASINGS = {
+    ("accuse-reception-acceptation", "instruction"): [
+        "Nos services examinent actuellement votre demande. Si des pièces manquent à votre dossier, nous "
+        "vous les demanderons par écrit : le délai indiqué ci-dessous ne commencera alors à courir qu'à "
+        "leur réception.",
+        "Votre demande est à l'étude. S'il manque des documents, nous vous écrirons pour les obtenir.\n"
+        "Le délai mentionné plus bas ne courra qu'à partir du moment où nous les aurons reçus.",
+    ],
+    ("accuse-reception-acceptation", "contact"): CONTACT,
+    ("accuse-reception-rejet", "contact"): CONTACT[:2],
+    ("attestation-acceptation-implicite", "portee"): [
+        "Cette acceptation concerne votre demande telle que vous l'avez présentée. Ce courrier en constitue "
+        "la preuve : nous vous invitons à le conserver précieusement.",
+        "L'acceptation vaut pour votre demande dans les termes où vous l'avez formulée. Gardez bien ce "
+        "courrier, qui vous permet de la prouver.",
+    ],
+    ("decision-defavorable", "contact"): [
+        "Nos services se tiennent à votre disposition pour vous expliquer cette décision. Vous pouvez nous "
+        "joindre en rappelant la référence de ce courrier.",
+        "Si vous souhaitez des explications sur cette décision, n'hésitez pas à nous contacter en précisant "
+        "la référence de ce courrier.",
+    ],
+    ("demande-pieces-manquantes", "envoi"): [
+        "Vous pouvez nous faire parvenir ces pièces par courrier ou par courriel, en indiquant la référence "
+        "de ce courrier. Si vous pensez nous avoir déjà envoyé l'une d'entre elles, signalez-le simplement "
+        "au service.",
+        "Ces documents peuvent nous être adressés par voie postale ou par courriel, en rappelant la "
+        "référence de ce courrier. Merci de signaler au service toute pièce que vous pensez avoir déjà "
+        "transmise.",
+    ],
+    ("reponse-reclamation", "remerciement"): [
+        "Nous vous remercions pour votre message du 17 novembre 2026 au sujet de l'attente à l'accueil de "
+        "l'espace France services le lundi matin, et du temps que vous avez pris pour nous écrire.",
+        "Votre message du 17 novembre 2026 sur l'attente à l'accueil de l'espace France services le lundi "
+        "matin nous est bien parvenu. Merci d'avoir pris le temps de nous écrire.",
+    ],
+    ("reponse-reclamation", "reponse"): [
+        "Nous avons lu votre message avec attention et l'avons transmis au service concerné. Depuis le "
+        "1er décembre 2026, l'accueil du lundi matin se fait sur rendez-vous, et une seconde conseillère "
+        "est présente de 9 h à 12 h. Des chaises ont aussi été ajoutées dans la salle d'attente.",
+    ],
+    ("reponse-reclamation", "conclusion"): [
+        "Vos remarques nous permettent d'améliorer nos services. N'hésitez pas à nous écrire de nouveau si "
+        "vous en avez d'autres.",
+        "Les remarques des usagers nous aident à progresser : écrivez-nous à nouveau si vous en avez "
+        "d'autres.",
+    ],
+    ("reponse-communication-documents", "contact"): [
+        "Pour toute question concernant cette réponse, vous pouvez nous contacter en rappelant la "
+        "référence de ce courrier.",
+    ],
+    ("transmission-autorite-competente", "contact"): [
+        "Pour le suivi de votre demande, nous vous invitons désormais à vous adresser directement à cette "
+        "autorité. Nous restons néanmoins à votre disposition pour toute question sur ce courrier.",
+        "Désormais, c'est auprès de cette autorité qu'il convient de suivre votre demande. Pour toute "
+        "question sur ce courrier, nos services restent à votre écoute.",
+    ],
+}
+
+
+@pytest.mark.parametrize("path", EXAMPLE_REQUESTS, ids=lambda path: path.stem)
+def test_courteous_rephrasings_of_shipped_sections_pass(path: Path, library: TemplateLibrary) -> None:
+    checked = 0
+    for section, ctx in shipped_contexts(path, library):
+        for text in REPHRASINGS.get((path.stem, section), []):
+            assert failed(text, ctx) == set(), (section, text, check_output(text, ctx))
+            checked += 1
+    assert checked == sum(len(texts) for (stem, _), texts in REPHRASINGS.items() if stem == path.stem)
