@@ -21,6 +21,11 @@ Each guard is a cheap, deterministic check over plain text:
 Citizen text is never a source. The vetted text always is: the fallback passes every guard whose bounds
 it fits. Items and words are compared in NFKC form (« １５０ » is 150), and reported as written. Every
 regular expression runs in linear time, and `check_output` handles any unicode.
+
+Known limits: a trusted bare number vouches for that number in any unit; « de 9 à 12 heures » gives
+the unit to 12 only; « 7/7 » reads as a date; loose time promises (« prochainement ») and reworded
+copies of the citizen's text pass; a section's instructions cannot vouch for words; common words at
+the start of a sentence are never names.
 """
 
 from __future__ import annotations
@@ -34,9 +39,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property, partial
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
-
 from ._manifest import MentionSpec, missing_mentions
+from ._validation import FrozenModel
 
 __all__ = ["GUARD_NAMES", "GuardContext", "GuardName", "GuardVerdict", "check_output"]
 
@@ -59,10 +63,8 @@ _COPY_RUN = 8
 _TOKEN = re.compile(r"\w+")
 
 
-class GuardVerdict(BaseModel):
+class GuardVerdict(FrozenModel):
     """One guard's verdict on one output."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     guard: GuardName
     passed: bool
