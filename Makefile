@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test bench setup clean libreoffice
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,7 +30,15 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check courrier tests examples benchmarks
 	$(VENV)/bin/mypy courrier
 	$(VENV)/bin/courrier lint
+	@command -v soffice >/dev/null || $(MAKE) --no-print-directory libreoffice \
+		|| echo "LibreOffice non installé : les tests de conversion en PDF seront ignorés"
 	$(PY) -m pytest
+
+# LibreOffice, from Debian's packages, for the tests that convert ODT and DOCX exports to PDF (needs root).
+libreoffice:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		libreoffice-writer-nogui >/dev/null
 
 clean:
 	rm -rf $(VENV) demo build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

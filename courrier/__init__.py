@@ -26,6 +26,8 @@ from ._errors import (
     UserError,
     VerificationError,
 )
+from ._export import FORMATS
+from ._export import document as export_document
 from ._french import civilite, date_longue, montant, nombre
 from ._guards import GuardVerdict
 from ._journal import Journal, JournalEvent, default_journal_path
@@ -61,6 +63,7 @@ from ._verify import Verification, verify
 from ._version import __version__
 
 __all__ = [
+    "FORMATS",
     "ApprovalRecord",
     "AttemptRecord",
     "Contact",
@@ -118,6 +121,7 @@ __all__ = [
     "date_longue",
     "default_journal_path",
     "default_model_path",
+    "export_document",
     "generate_key_pair",
     "lint",
     "load_private_key",

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 from pydantic import ValidationError
 
+from ._batch import BatchItem, draft_batch
 from ._draft import Draft
 from ._drafting import Drafter
 from ._errors import CourrierError, InvalidDraft, InvalidInput, InvalidRequest, UserError, VerificationError
-from ._export import FORMATS, Format, render
+from ._export import BINARY_FORMATS, FORMATS, Format, document, format_for
+from ._files import write_atomically
 from ._journal import Journal, default_journal_path
 from ._lint import lint
 from ._llm import LocalChatModel
 from ._models import LetterRequest
 from ._prompts import STYLES
 from ._prov import to_prov_json
+from ._record import Disclosure
 from ._signing import generate_key_pair, load_private_key, load_public_key, sign_draft
 from ._templates import TemplateLibrary, shipped_templates_dir, template_dirs
 from ._validation import problems_from
@@ -89,50 +91,31 @@ def _parser() -> argparse.ArgumentParser:
 
     draft = commands.add_parser("draft", help="rédiger un courrier à partir d'une demande JSON")
     draft.add_argument("request", type=Path, metavar="DEMANDE.json")
-    model = draft.add_mutually_exclusive_group()
-    model.add_argument(
-        "--no-llm",
-        action="store_true",
-        help="sans modèle de langue : chaque section garde son texte validé",
-    )
-    model.add_argument(
-        "--model",
-        type=Path,
-        metavar="FICHIER.gguf",
-        help="modèle GGUF à utiliser (par défaut : le modèle embarqué, ou $COURRIER_MODEL_PATH)",
-    )
-    draft.add_argument("--style", choices=STYLES, default="standard", help="style de rédaction du modèle")
-    draft.add_argument(
-        "--retries",
-        type=int,
-        default=1,
-        metavar="N",
-        help="nouvelles tentatives après un refus des contrôles, avant le texte validé (défaut : 1)",
-    )
-    draft.add_argument(
-        "--disclosure",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="mention d'assistance par IA : pour les décisions (auto), toujours, ou jamais",
-    )
+    _drafting_options(draft)
     draft.add_argument("--sign-key", type=Path, metavar="CLE.pem", help="signer le registre (ed25519)")
     draft.add_argument("-o", "--output", type=Path, metavar="FICHIER", help="écrire dans FICHIER")
-    draft.add_argument(
-        "--format",
-        choices=sorted(FORMATS),
-        help="text, md ou json (par défaut : d'après l'extension de FICHIER, sinon text)",
-    )
+    _format_option(draft, "d'après l'extension de FICHIER, sinon text")
     _journal_options(draft)
+    _no_journal_option(draft)
     draft.set_defaults(run=_draft)
 
-    export = commands.add_parser("export", help="écrire un brouillon (JSON) en texte, Markdown ou JSON")
+    batch = commands.add_parser(
+        "batch", help="rédiger un courrier par ligne d'un fichier JSON Lines (publipostage), avec reprise"
+    )
+    batch.add_argument("requests", type=Path, metavar="DEMANDES.jsonl")
+    batch.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="DOSSIER", help="dossier de sortie"
+    )
+    _drafting_options(batch)
+    _format_option(batch, "text")
+    _journal_options(batch)
+    _no_journal_option(batch)
+    batch.set_defaults(run=_batch)
+
+    export = commands.add_parser("export", help="écrire un brouillon (JSON) dans un autre format")
     export.add_argument("draft", type=Path, metavar="BROUILLON.json")
     export.add_argument("-o", "--output", type=Path, metavar="FICHIER", help="écrire dans FICHIER")
-    export.add_argument(
-        "--format",
-        choices=sorted(FORMATS),
-        help="text, md ou json (par défaut : d'après l'extension de FICHIER, sinon text)",
-    )
+    _format_option(export, "d'après l'extension de FICHIER, sinon text")
     export.set_defaults(run=_export)
 
     check_draft = commands.add_parser(
@@ -162,6 +145,57 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _drafting_options(command: argparse.ArgumentParser) -> None:
+    model = command.add_mutually_exclusive_group()
+    model.add_argument(
+        "--no-llm",
+        action="store_true",
+        help="sans modèle de langue : chaque section garde son texte validé",
+    )
+    model.add_argument(
+        "--model",
+        type=Path,
+        metavar="FICHIER.gguf",
+        help="modèle GGUF à utiliser (par défaut : le modèle embarqué, ou $COURRIER_MODEL_PATH)",
+    )
+    command.add_argument("--style", choices=STYLES, default="standard", help="style de rédaction du modèle")
+    command.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        metavar="N",
+        help="nouvelles tentatives après un refus des contrôles, avant le texte validé (défaut : 1)",
+    )
+    command.add_argument(
+        "--disclosure",
+        choices=get_args(Disclosure),
+        default="auto",
+        help="mention d'assistance par IA : pour les décisions (auto), toujours, ou jamais",
+    )
+
+
+def _format_option(command: argparse.ArgumentParser, default: str) -> None:
+    command.add_argument(
+        "--format",
+        choices=FORMATS,
+        help=f"{', '.join(FORMATS)} (par défaut : {default})",
+    )
+
+
+def _drafter(args: argparse.Namespace) -> Drafter:
+    """The drafter the options ask for; the model is loaded once, here."""
+    if args.retries < 0:
+        raise UserError("--retries attend un nombre positif ou nul")
+    llm = None if args.no_llm else LocalChatModel(**({"model_path": str(args.model)} if args.model else {}))
+    return Drafter(
+        library=_library(args),
+        llm=llm,
+        style=args.style,
+        max_retries=args.retries,
+        disclosure=args.disclosure,
+    )
+
+
 def _journal_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--journal",
@@ -169,10 +203,10 @@ def _journal_options(command: argparse.ArgumentParser) -> None:
         metavar="FICHIER",
         help="journal SQLite (par défaut : $COURRIER_JOURNAL, sinon ~/.local/state/courrier/journal.sqlite3)",
     )
-    if command.prog.endswith(" draft"):
-        command.add_argument(
-            "--no-journal", action="store_true", help="ne pas inscrire ce brouillon au journal"
-        )
+
+
+def _no_journal_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--no-journal", action="store_true", help="ne rien inscrire au journal")
 
 
 def _library(args: argparse.Namespace) -> TemplateLibrary:
@@ -230,22 +264,10 @@ def _show(args: argparse.Namespace) -> int:
 
 def _draft(args: argparse.Namespace) -> int:
     request = _read_request(args.request)
-    if args.retries < 0:
-        raise UserError("--retries attend un nombre positif ou nul")
-    if (
-        args.output is not None
-        and not (args.output.parent if str(args.output.parent) else Path(".")).is_dir()
-    ):
+    if args.output is not None and not args.output.parent.is_dir():
         raise UserError(f"dossier de sortie introuvable : {args.output.parent}")
     signing_key = load_private_key(args.sign_key) if args.sign_key else None
-    llm = None if args.no_llm else LocalChatModel(**({"model_path": str(args.model)} if args.model else {}))
-    drafter = Drafter(
-        library=_library(args),
-        llm=llm,
-        style=args.style,
-        max_retries=args.retries,
-        disclosure=args.disclosure,
-    )
+    drafter = _drafter(args)
     draft = drafter.draft(request)
     for paragraph, entry in zip(draft.paragraphs, draft.provenance.paragraphs, strict=True):
         if entry.attempts:
@@ -272,13 +294,56 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _write_draft(draft: Draft, args: argparse.Namespace) -> None:
-    output_format: Format = args.format or _format_for(args.output)
-    document = render(draft, output_format)
+    output_format: Format = args.format or format_for(args.output)
+    content = document(draft, output_format)
     if args.output is None:
-        sys.stdout.write(document)
+        if output_format in BINARY_FORMATS:
+            raise UserError(f"le format {output_format} s'écrit dans un fichier : précisez -o FICHIER")
+        sys.stdout.write(content.decode("utf-8"))
     else:
-        _write_atomically(args.output, document)
+        write_atomically(args.output, content)
         print(f"courrier : brouillon écrit dans {args.output}", file=sys.stderr)
+
+
+def _batch(args: argparse.Namespace) -> int:
+    drafter = _drafter(args)
+    output_format: Format = args.format or "text"
+    journal = None if args.no_journal else Journal(args.journal or default_journal_path())
+    progress = _Progress()
+    try:
+        items = draft_batch(
+            drafter, args.requests, args.output, format=output_format, journal=journal, on_item=progress
+        )
+    finally:
+        if journal is not None:
+            journal.close()
+    failed = [item for item in items if item.status == "failed"]
+    counts = {status: sum(1 for item in items if item.status == status) for status in ("drafted", "done")}
+    print(
+        f"courrier : {counts['drafted']} courrier(s) rédigé(s), {counts['done']} déjà fait(s) "
+        f"(reprise), {len(failed)} en échec, dans {args.output}",
+        file=sys.stderr,
+    )
+    return EXIT_DEFECT if failed else EXIT_OK
+
+
+class _Progress:
+    """A progress bar on stderr when it is a terminal, one line per letter otherwise; failures always."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, position: int, total: int, item: BatchItem) -> None:
+        if item.status == "failed":
+            end = "\n" if self.tty else ""
+            print(f"{end}courrier : ligne {item.line} : échec : {item.message}", file=sys.stderr)
+        if self.tty:
+            filled = round(30 * position / total)
+            bar = "#" * filled + "." * (30 - filled)
+            print(f"\r[{bar}] {position}/{total}", end="\n" if position == total else "", file=sys.stderr)
+        elif item.status != "failed":
+            label = "rédigé" if item.status == "drafted" else "déjà fait"
+            print(f"courrier : {position}/{total} ligne {item.line} : {label} ({item.name})", file=sys.stderr)
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -353,27 +418,6 @@ def _read_request(path: Path) -> LetterRequest:
         return LetterRequest.model_validate_json(data)
     except ValidationError as error:
         raise InvalidRequest(problems_from(error), source=str(path)) from error
-
-
-def _format_for(output: Path | None) -> Format:
-    suffix = output.suffix.lower() if output else ""
-    return {".md": "md", ".json": "json"}.get(suffix, "text")  # type: ignore[return-value]
-
-
-def _write_atomically(path: Path, content: str) -> None:
-    """Write the whole file or nothing: a temporary file in the same folder, then a rename."""
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise UserError(f"écriture impossible de {path} : {error.strerror or error}") from error
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def _lint(args: argparse.Namespace) -> int:

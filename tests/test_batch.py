@@ -1,0 +1,99 @@
+"""`courrier batch`: many letters from a JSON Lines file, failures reported and skipped, reruns resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models import FakeListChatModel
+
+import courrier._cli
+from courrier import Draft, Journal, verify
+
+from .conftest import EXAMPLE_REQUESTS
+from .test_cli import run
+
+
+@pytest.fixture
+def requests_file(tmp_path: Path) -> Path:
+    lines = [json.dumps(json.loads(path.read_text(encoding="utf-8"))) for path in EXAMPLE_REQUESTS]
+    broken = json.loads(lines[0])
+    broken["facts"] = {}
+    lines[3:3] = ["{pas du json", "", json.dumps(broken)]
+    path = tmp_path / "demandes.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_batch_drafts_every_letter_and_reports_the_broken_ones(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, requests_file: Path
+) -> None:
+    out = tmp_path / "courriers"
+    journal = tmp_path / "journal.sqlite3"
+    code, _, err = run(
+        capsys, "batch", str(requests_file), "-o", str(out), "--no-llm", "--journal", str(journal)
+    )
+    assert code == 1
+    assert "ligne 4 : échec : champ « (racine) » : JSON invalide" in err
+    assert "ligne 6 : échec :" in err
+    assert "facts." in err
+    drafts = sorted(out.glob("*.json"))
+    assert len(drafts) == len(EXAMPLE_REQUESTS)
+    assert len(list(out.glob("*.txt"))) == len(EXAMPLE_REQUESTS)
+    for path in drafts:
+        draft = Draft.from_json(path.read_bytes())
+        verify(draft)
+        assert path.with_suffix(".txt").read_text(encoding="utf-8") == draft.text + "\n"
+    with Journal(journal) as opened:
+        assert opened.verify() == len(EXAMPLE_REQUESTS)
+    assert f"{len(EXAMPLE_REQUESTS)} courrier(s) rédigé(s), 0 déjà fait(s) (reprise), 2 en échec" in err
+
+
+def test_a_rerun_resumes_without_drafting_again(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, requests_file: Path
+) -> None:
+    out = tmp_path / "courriers"
+    run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm")
+    first = {path.name: path.stat().st_mtime_ns for path in out.iterdir()}
+    code, _, err = run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm")
+    assert code == 1
+    assert {path.name: path.stat().st_mtime_ns for path in out.iterdir()} == first
+    assert f"0 courrier(s) rédigé(s), {len(EXAMPLE_REQUESTS)} déjà fait(s) (reprise), 2 en échec" in err
+
+
+def test_an_interrupted_letter_is_drafted_again(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, requests_file: Path
+) -> None:
+    out = tmp_path / "courriers"
+    run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm")
+    victim = sorted(out.glob("*.json"))[0]
+    victim.unlink()
+    code, _, err = run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm")
+    assert code == 1
+    assert victim.exists()
+    assert "1 courrier(s) rédigé(s)" in err
+
+
+def test_the_model_is_loaded_once_for_the_whole_batch(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, requests_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads: list[dict[str, Any]] = []
+
+    def fake_local_model(**settings: Any) -> FakeListChatModel:
+        loads.append(settings)
+        return FakeListChatModel(responses=["non"])
+
+    monkeypatch.setattr(courrier._cli, "LocalChatModel", fake_local_model)
+    code, _, err = run(capsys, "batch", str(requests_file), "-o", str(tmp_path / "out"), "--no-journal")
+    assert code == 1, err
+    assert loads == [{}]
+
+
+def test_missing_requests_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(
+        capsys, "batch", str(tmp_path / "absent.jsonl"), "-o", str(tmp_path / "out"), "--no-llm"
+    )
+    assert code == 2
+    assert "absent.jsonl" in err
