@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import ValidationError
 
+from ._draft import Draft
 from ._drafting import Drafter
 from ._errors import CourrierError, InvalidRequest, UserError
 from ._export import SUFFIXES, Format, document
@@ -38,50 +40,74 @@ def draft_batch(
     *,
     format: Format,
     journal: Journal | None,
-    on_item: Callable[[int, int, BatchItem], None],
+    on_item: Callable[[int, int, BatchItem | None], None],
 ) -> list[BatchItem]:
     """Draft every request of a JSON Lines file into `out_dir`.
 
-    Each line gives `NNNN-<hash>.json` (the draft and its provenance, written last: its presence means
-    done) and, unless `format` is json, the letter in `format`. A line whose draft file exists is
-    skipped, so a rerun resumes; a line that fails is reported through `on_item` and the batch goes on.
+    A line's files are named after its content (`<hash>.json`, then `-2`, `-3`… for repeated lines), so
+    inserting a line renames nothing. Each line gives the letter in `format` (unless json), its journal
+    event, then `<hash>.json` (the draft and its provenance), written last: a line is done when both its
+    files exist, and a rerun resumes. A line that fails, for any reason, is reported through `on_item`
+    (called first with no item, to show the start) and the batch goes on.
     """
-    lines = list(_lines(requests))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = _lines(requests)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"dossier de sortie inutilisable : {out_dir} ({error.strerror or error})") from error
+    on_item(0, len(lines), None)
+    seen: Counter[str] = Counter()
     items = []
     for position, (number, raw) in enumerate(lines, start=1):
-        name = f"{number:04d}-{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:12]}"
-        draft_path = out_dir / f"{name}.json"
-        if draft_path.exists():
-            item = BatchItem(number, name, "done")
-        else:
-            try:
-                draft = drafter.draft(_request(raw))
-                if format != "json":
-                    write_atomically(out_dir / f"{name}{SUFFIXES[format]}", document(draft, format))
-                write_atomically(draft_path, draft.to_json().encode("utf-8"))
-                if journal is not None:
-                    journal.record(draft)
-                item = BatchItem(number, name, "drafted")
-            except CourrierError as error:
-                item = BatchItem(number, name, "failed", str(error))
+        digest = hashlib.sha256(raw).hexdigest()[:16]
+        seen[digest] += 1
+        name = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
+        try:
+            item = _draft_line(drafter, raw, out_dir, name, number, format=format, journal=journal)
+        except Exception as error:  # noqa: BLE001 - one failing line must not stop the batch
+            message = str(error) if isinstance(error, CourrierError) else f"{type(error).__name__}: {error}"
+            item = BatchItem(number, name, "failed", message)
         items.append(item)
         on_item(position, len(lines), item)
     return items
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def _draft_line(
+    drafter: Drafter,
+    raw: bytes,
+    out_dir: Path,
+    name: str,
+    number: int,
+    *,
+    format: Format,
+    journal: Journal | None,
+) -> BatchItem:
+    draft_path = out_dir / f"{name}.json"
+    letter_path = None if format == "json" else out_dir / f"{name}{SUFFIXES[format]}"
+    if draft_path.exists():
+        if letter_path is not None and not letter_path.exists():
+            draft = Draft.from_json(draft_path.read_bytes(), source=str(draft_path))
+            write_atomically(letter_path, document(draft, format))
+        return BatchItem(number, name, "done")
+    draft = drafter.draft(_request(raw))
+    if letter_path is not None:
+        write_atomically(letter_path, document(draft, format))
+    if journal is not None:
+        journal.record(draft)
+    write_atomically(draft_path, draft.to_json().encode("utf-8"))
+    return BatchItem(number, name, "drafted")
+
+
+def _lines(path: Path) -> list[tuple[int, bytes]]:
     """The non-blank lines of a JSON Lines file, with their numbers (from 1)."""
     try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield number, line.strip()
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"lecture impossible de {path} : {error}") from error
+        data = path.read_bytes()
+    except OSError as error:
+        raise UserError(f"lecture impossible de {path} : {error.strerror or error}") from error
+    return [(number, line.strip()) for number, line in enumerate(data.splitlines(), start=1) if line.strip()]
 
 
-def _request(raw: str) -> LetterRequest:
+def _request(raw: bytes) -> LetterRequest:
     try:
         return LetterRequest.model_validate_json(raw)
     except ValidationError as error:

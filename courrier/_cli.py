@@ -266,6 +266,7 @@ def _draft(args: argparse.Namespace) -> int:
     request = _read_request(args.request)
     if args.output is not None and not args.output.parent.is_dir():
         raise UserError(f"dossier de sortie introuvable : {args.output.parent}")
+    _output_format(args)
     signing_key = load_private_key(args.sign_key) if args.sign_key else None
     drafter = _drafter(args)
     draft = drafter.draft(request)
@@ -293,12 +294,17 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_draft(draft: Draft, args: argparse.Namespace) -> None:
+def _output_format(args: argparse.Namespace) -> Format:
+    """The format asked for (by --format, else by the file's suffix); a binary one needs a file."""
     output_format: Format = args.format or format_for(args.output)
-    content = document(draft, output_format)
+    if args.output is None and output_format in BINARY_FORMATS:
+        raise UserError(f"le format {output_format} s'écrit dans un fichier : précisez -o FICHIER")
+    return output_format
+
+
+def _write_draft(draft: Draft, args: argparse.Namespace) -> None:
+    content = document(draft, _output_format(args))
     if args.output is None:
-        if output_format in BINARY_FORMATS:
-            raise UserError(f"le format {output_format} s'écrit dans un fichier : précisez -o FICHIER")
         sys.stdout.write(content.decode("utf-8"))
     else:
         write_atomically(args.output, content)
@@ -333,7 +339,11 @@ class _Progress:
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
 
-    def __call__(self, position: int, total: int, item: BatchItem) -> None:
+    def __call__(self, position: int, total: int, item: BatchItem | None) -> None:
+        if item is None:
+            if self.tty:
+                print(f"\r[{'.' * 30}] 0/{total}", end="", file=sys.stderr)
+            return
         if item.status == "failed":
             end = "\n" if self.tty else ""
             print(f"{end}courrier : ligne {item.line} : échec : {item.message}", file=sys.stderr)

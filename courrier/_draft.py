@@ -35,7 +35,7 @@ from ._record import (
     sha256_of,
     text_sha256,
 )
-from ._validation import FrozenModel, Line, LongText, problems_from
+from ._validation import FrozenModel, Line, LongText, Text, problems_from
 
 __all__ = ["Draft", "Paragraph", "letter_text"]
 
@@ -48,7 +48,7 @@ class Paragraph(FrozenModel):
     section: str
     mode: SectionMode
     origin: Origin
-    text: str
+    text: Text
 
 
 class _Edit(FrozenModel):

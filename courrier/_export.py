@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
 from ._draft import Draft, Paragraph
-from ._errors import UserError
+from ._errors import UserError, VerificationError
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -73,7 +73,14 @@ def format_for(path: Path | None) -> Format:
 
 
 def document(draft: Draft, format: Format) -> bytes:
-    """The whole file of the draft in the given format (text formats in UTF-8)."""
+    """The whole file of the draft in the given format (text formats in UTF-8).
+
+    `VerificationError` for a draft whose text no longer matches its record: a document never carries
+    a record hash that its text would belie.
+    """
+    problems = draft.integrity_problems()
+    if problems:
+        raise VerificationError(problems)
     return _WRITERS[format](draft)
 
 
@@ -82,9 +89,15 @@ def _markdown_line(line: str) -> str:
 
 
 def _markdown(draft: Draft) -> str:
-    """Markdown: one paragraph per section, line breaks kept as hard breaks, text escaped."""
-    paragraphs = ("\\\n".join(_markdown_line(line) for line in p.text.splitlines()) for p in draft.paragraphs)
-    return "\n\n".join(paragraphs) + "\n"
+    """Markdown: one paragraph per section, line breaks kept as hard breaks, text escaped; the
+    metadata in a leading HTML comment, and a « à relire » note after each model-written paragraph."""
+    header = "<!--\n" + "".join(f"{name}: {value}\n" for name, value in _metadata(draft).items()) + "-->"
+    paragraphs = [
+        "\\\n".join(_markdown_line(line) for line in p.text.splitlines())
+        + (f"\n<!-- {MODEL_NOTE} -->" if p.origin == "model" else "")
+        for p in draft.paragraphs
+    ]
+    return "\n\n".join([header, *paragraphs]) + "\n"
 
 
 def _title(draft: Draft) -> str:
@@ -343,10 +356,10 @@ def _docx(draft: Draft) -> bytes:
             # python-docx dates a comment with the current time and has no public setter.
             comment._comment_elm.date = created.replace(tzinfo=dt.UTC)
     properties = docx.core_properties
-    properties.title = _title(draft)
+    properties.title = _core_property(_title(draft))
     template = draft.template
     properties.subject = f"Modèle {template.id} {template.version} (SHA-256 {template.sha256})"
-    properties.author = draft.provenance.organisation
+    properties.author = _core_property(draft.provenance.organisation)
     properties.identifier = draft.id
     properties.version = str(draft.version)
     properties.revision = draft.version
@@ -359,6 +372,14 @@ def _docx(draft: Draft) -> bytes:
     output = io.BytesIO()
     docx.save(output)
     return _dated_zip(output.getvalue(), created)
+
+
+def _core_property(value: str) -> str:
+    """A value cut to the 255 characters that a DOCX core property holds."""
+    return value if len(value) <= _CORE_PROPERTY_CHARS else value[: _CORE_PROPERTY_CHARS - 1] + "…"
+
+
+_CORE_PROPERTY_CHARS = 255
 
 
 def _docx_style(styles: Styles, look: _Look) -> None:

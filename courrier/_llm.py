@@ -2,7 +2,8 @@
 
 `LocalChatModel` formats messages with the GGUF's own chat template, tokenizes the prompt itself
 (so that a prompt too long for the context is a typed error, not a crash), and serializes every call
-to one llama.cpp context with a lock: one context is not thread-safe.
+to one llama.cpp context with a lock: one context is not thread-safe. Structured output and tool calls
+are constrained by llama.cpp grammars built from JSON Schemas.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -29,12 +30,16 @@ from langchain_core.messages import (
     ChatMessage,
     HumanMessage,
     SystemMessage,
+    ToolMessage,
     UsageMetadata,
 )
+from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
-from langchain_core.utils.function_calling import convert_to_json_schema
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.json_schema import dereference_refs
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.v1 import BaseModel as BaseModelV1
 
@@ -254,6 +259,9 @@ class LocalChatModel(BaseChatModel):
         default=0, ge=0, description="Accepted for LangChain; a local call is not retried."
     )
     verbose: bool = Field(default=False, description="Let llama.cpp write its log to stderr.")
+    disable_streaming: bool | Literal["tool_calling"] = Field(
+        default="tool_calling", description="With tools, a reply is parsed whole: `stream` gives one message."
+    )
     model_cache: ModelCache = Field(default=MODEL_CACHE, exclude=True)
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -331,8 +339,15 @@ class LocalChatModel(BaseChatModel):
         chunks = list(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
         text = "".join(chunk.text for chunk in chunks)
         last = chunks[-1].message if chunks else AIMessageChunk(content="")
+        if kwargs.get("tools"):
+            calls = sum(
+                len(m.tool_calls) + len(m.invalid_tool_calls) for m in messages if isinstance(m, AIMessage)
+            )
+            reply = _tool_reply(text, call_id=f"call_{calls + 1}")
+        else:
+            reply = {"content": text}
         message = AIMessage(
-            content=text,
+            **reply,
             usage_metadata=getattr(last, "usage_metadata", None),
             response_metadata=dict(last.response_metadata),
         )
@@ -348,7 +363,12 @@ class LocalChatModel(BaseChatModel):
         model = self._model
         params = self.generation_parameters(**kwargs)
         grammar = self._grammar(kwargs["json_schema"]) if kwargs.get("json_schema") else None
-        formatted = model.formatter(messages=_to_llama_messages(messages))  # type: ignore[arg-type]
+        llama_messages = _to_llama_messages(messages)
+        if kwargs.get("tools"):
+            _add_to_system(
+                llama_messages, _tools_prompt(*_callable_tools(kwargs["tools"], kwargs.get("tool_choice")))
+            )
+        formatted = model.formatter(messages=llama_messages)  # type: ignore[arg-type]
         with model.lock:
             prompt = model.llama.tokenize(
                 formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
@@ -424,7 +444,41 @@ class LocalChatModel(BaseChatModel):
                 ) from error
         return grammars[schema_json]
 
-    # --- structured output ------------------------------------------------------------------------
+    # --- structured output and tools --------------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[Mapping[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Let the model call these tools: each reply is one tool call or a final answer.
+
+        The system message describes the tools (name, description, JSON Schema of the parameters) and
+        the reply format; a llama.cpp grammar makes every reply `{"outil": NAME, "arguments": {...}}`,
+        the arguments following that tool's schema, or `{"reponse": TEXT}`. The reply is parsed into
+        `AIMessage.tool_calls` (ids `call_1`, `call_2`… through the conversation) or its content; an
+        output cut short (`max_tokens`, `timeout`, `stop`) is an `invalid_tool_calls` entry.
+
+        `tool_choice`: None or "auto" (a call or an answer), "any" or "required" (a call), "none" (an
+        answer), or a tool's name (a call to that tool). With tools, `stream` gives the reply whole.
+        """
+        formatted = [convert_to_openai_tool(tool) for tool in tools]
+        functions, may_answer = _callable_tools(formatted, tool_choice)
+        calls = [
+            {
+                "type": "object",
+                "properties": {
+                    "outil": {"const": function["name"]},
+                    "arguments": _without_refs(function.get("parameters", _NO_PARAMETERS)),
+                },
+                "required": ["outil", "arguments"],
+            }
+            for function in functions
+        ]
+        schema = {"anyOf": [*_bound_strings(calls), *([_ANSWER_SCHEMA] if may_answer else [])]}
+        return self.bind(tools=formatted, tool_choice=tool_choice, json_schema=json.dumps(schema), **kwargs)
 
     def with_structured_output(
         self,
@@ -478,19 +532,105 @@ def _bound_strings(schema: Any) -> Any:
     return bounded
 
 
+_NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
+_ANSWER_SCHEMA = {"type": "object", "properties": {"reponse": {"type": "string"}}, "required": ["reponse"]}
+"""The final answer, left unbounded by `_bound_strings`: it is the whole reply, bounded by `max_tokens`."""
+
+
+def _callable_tools(
+    tools: Sequence[Mapping[str, Any]], tool_choice: str | None
+) -> tuple[list[Mapping[str, Any]], bool]:
+    """The functions (OpenAI tool format) the model may call, and whether it may answer instead."""
+    functions = [tool["function"] for tool in tools]
+    if tool_choice in (None, "auto", "none"):
+        return ([] if tool_choice == "none" else functions), True
+    chosen = (
+        functions
+        if tool_choice in ("any", "required")
+        else [f for f in functions if f["name"] == tool_choice]
+    )
+    if not chosen:
+        names = ", ".join(f["name"] for f in functions) or "aucun"
+        raise UserError(f"tool_choice {tool_choice!r} : aucun outil lié à appeler (outils liés : {names})")
+    return chosen, False
+
+
+def _without_refs(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON Schema with its `$ref`s inlined: a grammar resolves them against its root schema only."""
+    return {key: value for key, value in dereference_refs(dict(schema)).items() if key != "$defs"}
+
+
+def _tools_prompt(functions: Sequence[Mapping[str, Any]], may_answer: bool) -> str:
+    """What the system message says of the tools and of the reply format (French, as the prompts)."""
+    described = "".join(
+        f"\n- {function['name']} : {function.get('description', '')}\n  Paramètres (JSON Schema) : "
+        + json.dumps(function.get("parameters", _NO_PARAMETERS), ensure_ascii=False)
+        for function in functions
+    )
+    formats = []
+    if functions:
+        formats.append('pour appeler un outil, {"outil": "<nom>", "arguments": {<paramètres>}}')
+    if may_answer:
+        formats.append('pour donner ta réponse finale, {"reponse": "<texte>"}')
+    tools_part = f"Outils disponibles :{described}\n" if functions else ""
+    return (
+        f"{tools_part}Réponds uniquement par un objet JSON : {' ; '.join(formats)}. Le résultat d'un outil "
+        "te parvient dans un message « Résultat de l'outil <nom> : … »."
+    )
+
+
+def _add_to_system(messages: list[dict[str, str]], text: str) -> None:
+    """Append `text` to the conversation's system message, or open the conversation with it."""
+    if messages and messages[0]["role"] == "system":
+        messages[0] = {"role": "system", "content": f"{messages[0]['content']}\n\n{text}"}
+    else:
+        messages.insert(0, {"role": "system", "content": text})
+
+
+def _tool_reply(text: str, *, call_id: str) -> dict[str, Any]:
+    """The fields of the `AIMessage` for a tool-calling output: a tool call, or a final answer.
+
+    The grammar makes a complete output valid; an output cut short is an invalid tool call.
+    """
+    try:
+        output = json.loads(text)
+    except ValueError:
+        error = "sortie JSON incomplète (limite max_tokens, timeout ou stop atteint)"
+        return {"content": "", "invalid_tool_calls": [invalid_tool_call(args=text, id=call_id, error=error)]}
+    if "reponse" in output:
+        return {"content": output["reponse"]}
+    return {
+        "content": "",
+        "tool_calls": [tool_call(name=output["outil"], args=output["arguments"], id=call_id)],
+    }
+
+
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 
 
 def _to_llama_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
+    """The conversation for the chat template; tool calls are written as the model writes them."""
     converted = []
+    tool_names: dict[str, str] = {}  # tool call id -> tool name, for results that do not name their tool
     for message in messages:
+        if isinstance(message, ToolMessage):
+            name = message.name or tool_names.get(message.tool_call_id, message.tool_call_id)
+            converted.append({"role": "user", "content": f"Résultat de l'outil {name} : {_text_of(message)}"})
+            continue
         if isinstance(message, ChatMessage):
             role = message.role
         elif isinstance(message, HumanMessage | AIMessage | SystemMessage):
             role = _ROLES[message.type]
         else:
             raise UserError(f"message de type {message.type!r} non pris en charge par le modèle local")
-        converted.append({"role": role, "content": _text_of(message)})
+        parts = [_text_of(message)]
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                tool_names[call["id"] or ""] = call["name"]
+                parts.append(
+                    json.dumps({"outil": call["name"], "arguments": call["args"]}, ensure_ascii=False)
+                )
+        converted.append({"role": role, "content": "\n".join(part for part in parts if part)})
     return converted
 
 

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, V
 
 from ._errors import FieldProblem
 
-__all__ = ["FrozenModel", "Line", "LongText", "problems_from"]
+__all__ = ["FrozenModel", "Line", "LongText", "Text", "problems_from"]
 
 _ALLOWED_CONTROLS = {"\n", "\t"}
 
@@ -20,9 +20,17 @@ class FrozenModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _is_noncharacter(char: str) -> bool:
+    """Unicode noncharacters (U+FDD0–U+FDEF, and U+xFFFE, U+xFFFF in every plane): never text."""
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
 def _reject_control_characters(value: str) -> str:
     for char in value:
-        if unicodedata.category(char) in {"Cc", "Cs"} and char not in _ALLOWED_CONTROLS:
+        if (unicodedata.category(char) in {"Cc", "Cs"} and char not in _ALLOWED_CONTROLS) or _is_noncharacter(
+            char
+        ):
             raise ValueError(f"caractère de contrôle interdit (U+{ord(char):04X})")
     return value
 
@@ -40,6 +48,9 @@ Line = Annotated[
     AfterValidator(_reject_line_breaks),
 ]
 """One line of text, as in an address, a name or a short fact (at most 500 characters)."""
+
+Text = Annotated[str, AfterValidator(_reject_control_characters)]
+"""Text of any length and shape whose characters are all printable or line breaks and tabs."""
 
 LongText = Annotated[
     str,

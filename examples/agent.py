@@ -2,16 +2,19 @@
 
     python examples/agent.py                    # drafting with the embedded model, loop scripted
     python examples/agent.py --no-llm           # drafting without model (vetted text only): fast
-    python examples/agent.py --model qwen.gguf  # a real tool-calling model drives the loop
+    python examples/agent.py --model qwen.gguf  # a local GGUF model drives the loop (and drafts)
     python examples/agent.py --out brouillons   # where the draft JSON files go (default: a temp folder)
 
 The four tools wrap courrier's public API (`TemplateLibrary`, `Drafter`, `Draft`, `verify`). A courrier
 error (an invalid request, an unknown template…) comes back to the model as the tool's result, in
 French, so that it can correct its call: it never ends the loop.
 
-The embedded model (SmolLM2-135M) is far too small to call tools. Without `--model`, a scripted
-tool-calling model (langchain-core's `GenericFakeChatModel`) plays the agent's part, while the
-`draft_letter` tool really drafts with the embedded model: the provenance record is real.
+With `--model`, `LocalChatModel.bind_tools` lets the GGUF model call the tools: a llama.cpp grammar makes
+each of its replies one well-formed tool call or a final answer. Pick an instruct model of a few billion
+parameters. The embedded model (SmolLM2-135M) can write a tool call but is far too small to drive the
+loop sensibly: without `--model`, a scripted tool-calling model (langchain-core's `GenericFakeChatModel`)
+plays the agent's part, while the `draft_letter` tool really drafts with the embedded model: the
+provenance record is real.
 
 `build_tools`, `ScriptedToolModel`, `scripted_model` and `run_agent` can be imported from this file.
 """
@@ -21,18 +24,16 @@ from __future__ import annotations
 import argparse
 import builtins
 import json
-import os
 import re
 import sys
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.messages.tool import tool_call
@@ -58,9 +59,11 @@ from courrier import (
 
 EXAMPLE_REQUEST = Path(__file__).resolve().parent / "requests" / "demande-pieces-manquantes.json"
 MAX_STEPS = 8
+AGENT_N_CTX = 8192  # the conversation carries every tool result: a template's description, a letter…
+AGENT_MAX_TOKENS = 2048  # a draft_letter call writes the whole letter request as its arguments
 
 SMALL_MODEL_NOTICE = (
-    "Modèle embarqué trop petit pour appeler des outils : la boucle est pilotée par un modèle scripté "
+    "Modèle embarqué trop petit pour piloter la boucle d'outils : elle l'est par un modèle scripté "
     "(les appels d'outils sont écrits d'avance ; l'outil draft_letter rédige, lui, pour de vrai)."
 )
 
@@ -184,7 +187,7 @@ def build_tools(drafter: Drafter, out_dir: Path) -> list[BaseTool]:
             draft = drafter.draft(request)
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"{draft.id}.json"
-        _write_whole(path, draft.to_json())
+        path.write_text(draft.to_json(), encoding="utf-8")
         return {
             "draft_id": draft.id,
             "version": draft.version,
@@ -260,18 +263,6 @@ def _model_name(draft: Draft) -> str | None:
     return model.fingerprint.file_name if model.fingerprint is not None else model.kind
 
 
-def _write_whole(path: Path, text: str) -> None:
-    """Write a file whole or not at all: a temporary file in the same folder, then an atomic rename."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with temporary.open("x", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 # --- A scripted tool-calling model ----------------------------------------------------------------------
 
 # In a scripted message, "{draft_letter.path}" stands for the "path" of draft_letter's latest result:
@@ -311,6 +302,7 @@ class ScriptedToolModel(GenericFakeChatModel):
                 tool_call(name=call["name"], args=_resolve(call["args"], results), id=call["id"])
                 for call in getattr(message, "tool_calls", [])
             ],
+            invalid_tool_calls=getattr(message, "invalid_tool_calls", []),
         )
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
@@ -384,7 +376,8 @@ def run_agent(
     """Call the model (tools already bound), run the tools it asks for, until it answers without tools.
 
     Returns the whole conversation: its last message is the model's answer, unless `max_steps` model
-    calls were not enough (it is then a tool result).
+    calls were not enough (it is then a tool result). A tool call the model left unreadable (cut short)
+    gets an error as its result, as a failing tool does.
     """
     by_name = {tool.name: tool for tool in tools}
     messages: list[BaseMessage] = [SystemMessage(SYSTEM_PROMPT), HumanMessage(question)]
@@ -392,8 +385,20 @@ def run_agent(
         reply = model.invoke(messages)
         messages.append(reply)
         calls = reply.tool_calls if isinstance(reply, AIMessage) else []
-        if not calls:
+        unreadable = reply.invalid_tool_calls if isinstance(reply, AIMessage) else []
+        if not calls and not unreadable:
             return messages
+        for bad in unreadable:
+            echo(f"Étape {step} — appel d'outil illisible : {bad['error']}")
+            messages.append(
+                ToolMessage(
+                    f"Erreur : appel d'outil illisible ({bad['error']}). Rappelez l'outil avec des arguments "
+                    "plus courts.",
+                    tool_call_id=bad["id"] or "",
+                    name=bad["name"],
+                    status="error",
+                )
+            )
         for call in calls:
             echo(f"Étape {step} — outil {call['name']}({_arguments(call['args'])})")
             tool = by_name.get(call["name"])
@@ -456,7 +461,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-llm", action="store_true", help="rédiger sans modèle de langue (textes validés)"
     )
-    parser.add_argument("--model", type=Path, help="fichier GGUF d'un modèle capable d'appeler des outils")
+    parser.add_argument(
+        "--model", type=Path, help="fichier GGUF d'un modèle local qui pilote la boucle (et rédige)"
+    )
     parser.add_argument(
         "--out", type=Path, help="dossier des brouillons (par défaut : un dossier temporaire)"
     )
@@ -475,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     try:
-        agent_model: BaseChatModel | None = LocalChatModel(model_path=str(args.model)) if args.model else None
+        agent_model = LocalChatModel(model_path=str(args.model), n_ctx=AGENT_N_CTX) if args.model else None
         if args.no_llm:
             drafter = Drafter(llm=None)
         elif agent_model is not None:
@@ -496,16 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(SMALL_MODEL_NOTICE)
         bound = scripted_model(request).bind_tools(tools)
     else:
-        try:
-            bound = agent_model.bind_tools(tools)
-        except NotImplementedError:
-            print(
-                f"courrier : le modèle {args.model} ne sait pas encore appeler des outils dans cette version "
-                "de courrier (LocalChatModel.bind_tools absent) ; lancez l'exemple sans --model pour la "
-                "boucle scriptée.",
-                file=sys.stderr,
-            )
-            return 2
+        print(f"Agent : modèle local {args.model.name}, appels d'outils contraints par une grammaire")
+        bound = agent_model.bind_tools(tools, max_tokens=AGENT_MAX_TOKENS)
 
     try:
         conversation = run_agent(bound, tools, question)

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import tempfile
 import textwrap
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,38 +177,16 @@ def review_list(draft: Draft) -> None:
         print(textwrap.indent(textwrap.shorten(paragraph.text, 100, placeholder=" […]"), "      "))
 
 
-def write_whole(path: Path, data: bytes) -> None:
-    """Write a file whole or not at all: a temporary file in the same folder, then an atomic rename."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with temporary.open("xb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+def export(draft: Draft, out_dir: Path, stem: str) -> list[Path]:
+    """Write the draft JSON (the provenance, to store with the case) and the letter, in text and ODT.
 
-
-def export(draft: Draft, out_dir: Path, stem: str) -> tuple[list[Path], str | None]:
-    """Write the draft JSON (provenance) and the letter: text always, ODT where courrier can write it.
-
-    Returns the files written, and why no ODT was written (None if it was).
+    A GRC would store these in its document management; here they are plain files.
     """
-    written = [out_dir / f"{stem}.json", out_dir / f"{stem}.txt"]
-    write_whole(written[0], draft.to_json().encode("utf-8"))
-    write_whole(written[1], (draft.text + "\n").encode("utf-8"))
-    # `courrier.export_document(draft, format) -> bytes` (ODT and other formats) is being added to the
-    # public API: use it where it exists, and say so where it does not yet.
-    export_document: Callable[[Draft, str], bytes] | None = getattr(courrier, "export_document", None)
-    if export_document is None:
-        return written, "cette version de courrier n'a pas encore courrier.export_document"
-    try:
-        odt = export_document(draft, "odt")
-    except (CourrierError, ValueError, KeyError) as error:
-        return written, str(error)
-    written.append(out_dir / f"{stem}.odt")
-    write_whole(written[-1], odt)
-    return written, None
+    written = [out_dir / f"{stem}.json", out_dir / f"{stem}.txt", out_dir / f"{stem}.odt"]
+    written[0].write_text(draft.to_json(), encoding="utf-8")
+    written[1].write_bytes(courrier.export_document(draft, "text"))
+    written[2].write_bytes(courrier.export_document(draft, "odt"))
+    return written
 
 
 CHANGES = {"drafted": "rédaction", "edited": "modification", "approved": "approbation"}
@@ -262,10 +238,8 @@ def run(out_dir: Path, *, use_model: bool) -> int:
         print(f"Version {draft.version} : approuvée par {signataire['prenom']} {signataire['nom']}")
 
         # 6. The files the GRC attaches to the case.
-        written, no_odt = export(draft, out_dir, stem)
+        written = export(draft, out_dir, stem)
         print("\nFichiers écrits :", *(f"  {path}" for path in written), sep="\n")
-        if no_odt is not None:
-            print(f"Pas d'export ODT ({no_odt}) : seul le texte du courrier est écrit.")
 
         # 7. Later (another process, months after): reload the stored JSON and verify it.
         stored = out_dir / f"{stem}.json"

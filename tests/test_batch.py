@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from langchain_core.language_models import FakeListChatModel
 
+import courrier._batch
 import courrier._cli
 from courrier import Draft, Journal, verify
 
@@ -97,3 +98,70 @@ def test_missing_requests_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_p
     )
     assert code == 2
     assert "absent.jsonl" in err
+
+
+def test_any_failure_of_one_line_is_reported_and_the_batch_goes_on(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, requests_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = courrier._batch.document
+
+    def flaky(draft: Draft, format: Any) -> bytes:
+        if draft.template.id == "reponse-recours":
+            raise OSError("disque plein")
+        return original(draft, format)
+
+    monkeypatch.setattr(courrier._batch, "document", flaky)
+    out = tmp_path / "courriers"
+    code, _, err = run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm")
+    assert code == 1
+    assert "échec : OSError: disque plein" in err
+    assert len(list(out.glob("*.json"))) == len(EXAMPLE_REQUESTS) - 1
+    monkeypatch.setattr(courrier._batch, "document", original)
+    code, _, err = run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm")
+    assert "1 courrier(s) rédigé(s)" in err
+
+
+def test_a_rerun_in_another_format_exports_without_drafting_again(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, requests_file: Path
+) -> None:
+    out = tmp_path / "courriers"
+    run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm")
+    drafts = {path.name: path.read_bytes() for path in out.glob("*.json")}
+    code, _, err = run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm", "--format", "odt")
+    assert code == 1
+    assert {path.name: path.read_bytes() for path in out.glob("*.json")} == drafts
+    assert len(list(out.glob("*.odt"))) == len(EXAMPLE_REQUESTS)
+    assert f"0 courrier(s) rédigé(s), {len(EXAMPLE_REQUESTS)} déjà fait(s)" in err
+
+
+def test_inserting_a_line_drafts_only_that_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, requests_file: Path
+) -> None:
+    out = tmp_path / "courriers"
+    run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm")
+    lines = requests_file.read_text(encoding="utf-8").splitlines()
+    requests_file.write_text("\n".join([lines[1], *lines]) + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm")
+    assert code == 1
+    assert f"1 courrier(s) rédigé(s), {len(EXAMPLE_REQUESTS)} déjà fait(s)" in err
+    assert len(list(out.glob("*.json"))) == len(EXAMPLE_REQUESTS) + 1
+
+
+def test_a_line_that_is_not_utf8_fails_alone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, requests_file: Path
+) -> None:
+    requests_file.write_bytes(requests_file.read_bytes() + b'{"template": "\xff"}\n')
+    code, _, err = run(capsys, "batch", str(requests_file), "-o", str(tmp_path / "out"), "--no-llm")
+    assert code == 1
+    assert "3 en échec" in err
+    assert f"{len(EXAMPLE_REQUESTS)} courrier(s) rédigé(s)" in err
+
+
+def test_progress_bar_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, requests_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(courrier._cli.sys.stderr, "isatty", lambda: True)
+    total = len(EXAMPLE_REQUESTS) + 2
+    _, _, err = run(capsys, "batch", str(requests_file), "-o", str(tmp_path / "out"), "--no-llm")
+    assert f"\r[{'.' * 30}] 0/{total}" in err
+    assert f"\r[{'#' * 30}] {total}/{total}\n" in err

@@ -15,13 +15,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.messages.tool import tool_call
+from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.tools import BaseTool
 
 import courrier
-from courrier import Draft, Drafter, Journal, LocalChatModel, TemplateLibrary, verify
+from courrier import Draft, Drafter, Journal, TemplateLibrary, verify
 
 from .conftest import ROOT
 
@@ -123,14 +122,15 @@ def test_agent_drafts_with_the_embedded_model(tmp_path: Path, library: TemplateL
 
 
 @pytest.mark.local_model
-def test_agent_refuses_a_model_that_cannot_call_tools(tmp_path: Path) -> None:
-    if LocalChatModel.bind_tools is not BaseChatModel.bind_tools:
-        pytest.skip("LocalChatModel sait appeler des outils : le refus ne s'applique plus")
+def test_agent_loop_driven_by_a_local_model(tmp_path: Path) -> None:
     model = str(courrier.default_model_path())
-    result = run_example("agent.py", "--no-llm", "--model", model, "--out", str(tmp_path), cwd=tmp_path)
-    assert result.returncode == 2
-    assert "ne sait pas encore appeler des outils" in result.stderr
+    result = run_example(
+        "agent.py", "--no-llm", "--model", model, "--out", str(tmp_path), cwd=tmp_path, timeout=600
+    )
+    # 1: no final answer within the step limit (or the context filled up): a 135M model may loop.
+    assert result.returncode in (0, 1), result.stderr
     assert "Traceback" not in result.stderr
+    assert "— outil " in result.stdout or "Réponse finale : " in result.stdout
 
 
 def test_tool_errors_come_back_as_french_text(
@@ -215,6 +215,23 @@ def test_the_loop_goes_on_after_a_tool_error(
     assert any("facts.date_reception" in line for line in echoed)
 
 
+def test_an_unreadable_tool_call_is_answered_with_an_error(
+    agent: ModuleType, tools: dict[str, BaseTool], socket_disabled: None
+) -> None:
+    cut = invalid_tool_call(args='{"outil": "draft_letter", "argu', id="call_1", error="sortie coupée")
+    model = agent.ScriptedToolModel(
+        messages=iter([AIMessage("", invalid_tool_calls=[cut]), AIMessage("Fini.")])
+    )
+    echoed: list[str] = []
+    conversation = agent.run_agent(model, list(tools.values()), "?", echo=echoed.append)
+    result = conversation[-2]
+    assert isinstance(result, ToolMessage)
+    assert (result.status, result.tool_call_id) == ("error", "call_1")
+    assert "appel d'outil illisible (sortie coupée)" in result.text
+    assert conversation[-1].text == "Fini."
+    assert any("illisible" in line for line in echoed)
+
+
 def test_the_loop_is_bounded(agent: ModuleType, tools: dict[str, BaseTool], socket_disabled: None) -> None:
     calls = [
         AIMessage("", tool_calls=[tool_call(name="list_templates", args={}, id=str(n))]) for n in range(20)
@@ -267,21 +284,12 @@ def test_grc_request_carries_the_case_record(grc: ModuleType) -> None:
     assert request.facts["date_limite"] == "2026-12-18"
 
 
-def test_grc_export_writes_odt_when_courrier_can(
-    grc: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, socket_disabled: None
+def test_grc_export_writes_the_provenance_the_text_and_an_odt(
+    grc: ModuleType, tmp_path: Path, socket_disabled: None
 ) -> None:
     draft = Drafter(llm=None).draft(grc.letter_request(grc.DOSSIER, grc.PROCEDURE, grc.SERVICE))
-    monkeypatch.delattr(courrier, "export_document", raising=False)
-    written, reason = grc.export(draft, tmp_path, "sans")
-    assert [p.suffix for p in written] == [".json", ".txt"]
-    assert "export_document" in reason
-
-    def fake_export(exported: Draft, format: str) -> bytes:
-        assert format == "odt"
-        return b"PK odt " + exported.id.encode()
-
-    monkeypatch.setattr(courrier, "export_document", fake_export, raising=False)
-    written, reason = grc.export(draft, tmp_path, "avec")
-    assert reason is None
-    assert (tmp_path / "avec.odt").read_bytes() == b"PK odt " + draft.id.encode()
+    written = grc.export(draft, tmp_path, "dossier")
     assert [p.suffix for p in written] == [".json", ".txt", ".odt"]
+    assert Draft.from_json(written[0].read_bytes()) == draft
+    assert written[1].read_text(encoding="utf-8") == draft.text + "\n"
+    assert written[2].read_bytes().startswith(b"PK")

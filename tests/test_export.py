@@ -24,7 +24,7 @@ from langchain_core.language_models import FakeListChatModel
 
 from courrier import Drafter, LetterRequest
 from courrier._draft import Draft, Paragraph
-from courrier._errors import UserError
+from courrier._errors import UserError, VerificationError
 from courrier._export import BANNER, FORMATS, MODEL_NOTE, Format, document, format_for
 from courrier._manifest import LAYOUT_BEFORE_BODY
 from courrier._version import __version__
@@ -96,8 +96,28 @@ def test_text_markdown_and_json_keep_their_content(draft: Draft) -> None:
     assert document(draft, "text") == (draft.text + "\n").encode()
     assert Draft.from_json(document(draft, "json")) == draft
     markdown = document(draft, "md").decode()
-    assert markdown.count("\n\n") == len(draft.paragraphs) - 1
-    assert "Objet : " in markdown
+    header, body = markdown.split("-->\n\n", 1)
+    assert f"courrier-draft-id: {draft.id}\n" in header
+    assert f"courrier-record-sha256: {draft.sha256}\n" in header
+    assert body.count("\n\n") == len(draft.paragraphs) - 1
+    assert body.count(MODEL_NOTE) == sum(p.origin == "model" for p in draft.paragraphs)
+    assert "Objet : " in body
+
+
+def test_a_draft_that_fails_verification_is_not_exported(draft: Draft) -> None:
+    first = draft.paragraphs[0].model_copy(update={"text": "Autre en-tête"})
+    tampered = draft.model_copy(update={"paragraphs": (first, *draft.paragraphs[1:])})
+    for format in FORMATS:
+        with pytest.raises(VerificationError):
+            document(tampered, format)
+
+
+def test_long_titles_and_authors_fit_docx_core_properties(draft: Draft) -> None:
+    long_object = "Objet : " + "très long intitulé " * 30
+    edited = draft.edit("objet", long_object, author="Agent")
+    properties = docx.Document(io.BytesIO(document(edited, "docx"))).core_properties
+    assert len(properties.title) == 255
+    assert properties.title.endswith("…")
 
 
 # HTML

@@ -1,4 +1,4 @@
-"""The local model with the embedded GGUF: replies, usage, streams, threads, typed errors, no network."""
+"""The local model (embedded GGUF): replies, usage, streams, threads, tools, typed errors, no network."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import BaseTool, tool
 from pydantic import BaseModel, Field
 
 from courrier import (
@@ -22,8 +24,10 @@ from courrier import (
     ModelCache,
     ModelLoadError,
     TemplateLibrary,
+    UserError,
     default_model_path,
 )
+from courrier._llm import _to_llama_messages, _tool_reply
 
 pytestmark = pytest.mark.local_model
 
@@ -190,3 +194,94 @@ def test_drafter_reaches_the_model(model: LocalChatModel) -> None:
     fake = Drafter(llm=FakeListChatModel(responses=["ok"]))
     assert fake.llm is not None
     assert fake.llm.invoke("x").content == "ok"
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Additionne deux entiers."""
+    return a + b
+
+
+@tool
+def echo(text: str) -> str:
+    """Renvoie le texte donné."""
+    return text
+
+
+TOOLS: dict[str, BaseTool] = {"add": add, "echo": echo}
+
+
+def assert_valid_reply(reply: AIMessage, call_id: str) -> None:
+    """One call to a bound tool with valid arguments, or a final answer: structure, never wording."""
+    assert isinstance(reply, AIMessage)
+    assert reply.invalid_tool_calls == []
+    assert len(reply.tool_calls) <= 1
+    for call in reply.tool_calls:
+        assert call["id"] == call_id
+        result = TOOLS[call["name"]].invoke(call)  # validates the arguments against the tool's schema
+        assert isinstance(result, ToolMessage)
+        assert result.status == "success"
+    if not reply.tool_calls:
+        assert isinstance(reply.content, str)
+        assert reply.content
+    assert reply.usage_metadata is not None
+    assert reply.response_metadata["finish_reason"] == "stop"
+
+
+def test_bound_tools_give_a_call_or_an_answer(model: LocalChatModel) -> None:
+    reply = model.bind_tools(list(TOOLS.values())).invoke("Combien font 2 + 3 ?", max_tokens=120)
+    assert_valid_reply(reply, "call_1")
+
+
+def test_tool_choice_forces_a_call(model: LocalChatModel) -> None:
+    reply = model.bind_tools(list(TOOLS.values()), tool_choice="add").invoke("Bonjour", max_tokens=60)
+    assert [call["name"] for call in reply.tool_calls] == ["add"]
+    args = reply.tool_calls[0]["args"]
+    assert set(args) == {"a", "b"}
+    assert all(type(value) is int for value in args.values())
+    with pytest.raises(UserError, match="aucun outil lié"):
+        model.bind_tools(list(TOOLS.values()), tool_choice="multiply")
+
+
+def test_a_conversation_with_tool_calls_and_results(model: LocalChatModel) -> None:
+    conversation = [
+        SystemMessage("Tu calcules."),
+        HumanMessage("Combien font 2 + 3 ?"),
+        AIMessage("", tool_calls=[{"name": "add", "args": {"a": 2, "b": 3}, "id": "call_1"}]),
+        ToolMessage("5", tool_call_id="call_1"),
+    ]
+    bound = model.bind_tools(list(TOOLS.values()))
+    assert_valid_reply(bound.invoke(conversation, max_tokens=120), "call_2")
+    chunks = list(bound.stream(conversation, max_tokens=120))  # with tools, the reply comes whole
+    assert len(chunks) == 1
+    assert isinstance(chunks[0], AIMessage)
+    assert_valid_reply(chunks[0], "call_2")
+
+
+def test_tool_calls_and_results_are_rendered_for_the_template() -> None:
+    rendered = _to_llama_messages(
+        [
+            HumanMessage("Combien font 2 + 3 ?"),
+            AIMessage("", tool_calls=[{"name": "add", "args": {"a": 2, "b": 3}, "id": "call_1"}]),
+            ToolMessage("5", tool_call_id="call_1"),
+        ]
+    )
+    assert rendered[1:] == [
+        {"role": "assistant", "content": '{"outil": "add", "arguments": {"a": 2, "b": 3}}'},
+        {"role": "user", "content": "Résultat de l'outil add : 5"},
+    ]
+
+
+def test_tool_output_is_parsed_into_a_call_or_an_answer() -> None:
+    call = _tool_reply('{"outil": "add", "arguments": {"a": 2, "b": 3}}', call_id="call_4")
+    assert call["content"] == ""
+    assert [(c["name"], c["args"], c["id"]) for c in call["tool_calls"]] == [
+        ("add", {"a": 2, "b": 3}, "call_4")
+    ]
+    assert _tool_reply('{"reponse": "Cinq."}', call_id="call_4") == {"content": "Cinq."}
+    cut = _tool_reply('{"outil": "echo", "arguments": {"text": "bon', call_id="call_4")
+    assert cut["content"] == ""
+    [invalid] = cut["invalid_tool_calls"]
+    assert invalid["id"] == "call_4"
+    assert invalid["args"].startswith('{"outil": "echo"')
+    assert "incomplète" in (invalid["error"] or "")
