@@ -24,6 +24,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/local_model.py
+	$(PY) benchmarks/drafting.py
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check courrier tests examples benchmarks

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
@@ -11,8 +11,6 @@ from ._errors import FieldProblem
 
 __all__ = ["FrozenModel", "Line", "LongText", "Text", "problems_from"]
 
-_ALLOWED_CONTROLS = {"\n", "\t"}
-
 
 class FrozenModel(BaseModel):
     """The base of courrier's data models: immutable, and unknown fields refused."""
@@ -20,18 +18,19 @@ class FrozenModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _is_noncharacter(char: str) -> bool:
-    """Unicode noncharacters (U+FDD0–U+FDEF, and U+xFFFE, U+xFFFF in every plane): never text."""
-    code = ord(char)
-    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+_FORBIDDEN = re.compile(
+    "[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\ud800-\\udfff\\ufdd0-\\ufdef"
+    + "".join(f"\\U{plane << 16 | 0xFFFE:08x}\\U{plane << 16 | 0xFFFF:08x}" for plane in range(17))
+    + "]"
+)
+"""Control characters (Unicode category Cc) but line feed and tab, surrogates (Cs), and noncharacters
+(U+FDD0–U+FDEF, U+xFFFE and U+xFFFF in every plane): never text."""
 
 
 def _reject_control_characters(value: str) -> str:
-    for char in value:
-        if (unicodedata.category(char) in {"Cc", "Cs"} and char not in _ALLOWED_CONTROLS) or _is_noncharacter(
-            char
-        ):
-            raise ValueError(f"caractère de contrôle interdit (U+{ord(char):04X})")
+    forbidden = _FORBIDDEN.search(value)
+    if forbidden is not None:
+        raise ValueError(f"caractère de contrôle interdit (U+{ord(forbidden.group()):04X})")
     return value
 
 
