@@ -24,6 +24,7 @@ from ._models import LetterRequest
 from ._prompts import STYLES
 from ._prov import to_prov_json
 from ._record import Disclosure
+from ._replay import model_for_replay, replay
 from ._signing import generate_key_pair, load_private_key, load_public_key, sign_draft
 from ._templates import TemplateLibrary, shipped_templates_dir, template_dirs
 from ._validation import problems_from
@@ -124,6 +125,19 @@ def _parser() -> argparse.ArgumentParser:
     check_draft.add_argument("draft", type=Path, metavar="BROUILLON.json")
     check_draft.add_argument("--key", type=Path, metavar="CLE_PUBLIQUE.pem", help="exiger cette signature")
     check_draft.set_defaults(run=_verify)
+
+    replay_draft = commands.add_parser(
+        "replay",
+        help="rédiger de nouveau avec le même modèle et dire, par paragraphe, si le texte est identique",
+    )
+    replay_draft.add_argument("draft", type=Path, metavar="BROUILLON.json")
+    replay_draft.add_argument(
+        "--model",
+        type=Path,
+        metavar="FICHIER.gguf",
+        help="le fichier du modèle enregistré, s'il n'est pas l'embarqué",
+    )
+    replay_draft.set_defaults(run=_replay)
 
     prov = commands.add_parser("prov", help="afficher le registre de provenance au format PROV-JSON (W3C)")
     prov.add_argument("draft", type=Path, metavar="BROUILLON.json")
@@ -379,6 +393,20 @@ def _verify(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note : {note}")
     return EXIT_OK
+
+
+def _replay(args: argparse.Namespace) -> int:
+    draft = _read_draft(args.draft)
+    llm = model_for_replay(draft, str(args.model) if args.model else None)
+    results = replay(draft, library=_library(args), llm=llm)
+    for result in results:
+        outcome = "identique" if result.identical else "DIFFÈRE"
+        mode = "" if result.reproducible else " (rédigé hors mode reproductible)"
+        where = f"paragraphe {result.index + 1} ({result.section})"
+        print(f"{where} : {outcome}, {result.attempts} tentative(s){mode}")
+    differing = sum(not result.identical for result in results)
+    print(f"{len(results) - differing}/{len(results)} paragraphe(s) identique(s)", file=sys.stderr)
+    return EXIT_DEFECT if differing else EXIT_OK
 
 
 def _prov(args: argparse.Namespace) -> int:

@@ -154,7 +154,6 @@ class Drafter:
         assert spec.max_chars is not None
         context = letter.guard_context(spec, section.text)
         mode = context.mode
-        overrides = _bounds(llm, spec.max_chars)
         attempts: list[AttemptRecord] = []
         rejected: list[tuple[str, str]] = []
         for number in range(1, self.max_retries + 2):
@@ -173,6 +172,7 @@ class Drafter:
                 id=self.prompt.id, version=self.prompt.version, sha256=self.prompt.sha256,
                 rendered_sha256=prompt.sha256,
             )  # fmt: skip
+            overrides = _local_options(llm, spec.max_chars, prompt.shared)
             try:
                 reply = llm.invoke(list(prompt.messages), **overrides)
             except Exception as error:  # noqa: BLE001 - any failure of a pluggable model falls back
@@ -197,6 +197,7 @@ class Drafter:
                     prompt=prompt_record,
                     parameters=_parameters(llm, reply.response_metadata),
                     usage=_usage(reply),
+                    reproducible=reply.response_metadata.get("reproducible") is True,
                     output_sha256=text_sha256(raw),
                     text_sha256=text_sha256(text),
                     verdicts=verdicts,
@@ -350,11 +351,12 @@ def _parameters(llm: BaseChatModel, metadata: Mapping[str, Any]) -> dict[str, Js
     }
 
 
-def _bounds(llm: BaseChatModel, max_chars: int) -> dict[str, Any]:
-    """For the local model, a token budget that fits the section: more than `max_chars` is refused anyway
-    (French runs at three to four characters a token), so generating further only wastes time."""
+def _local_options(llm: BaseChatModel, max_chars: int, shared_prefix: str) -> dict[str, Any]:
+    """For the local model: a token budget that fits the section (more than `max_chars` is refused
+    anyway, and French runs at three to four characters a token), and the prompt prefix that every
+    section of the letter shares, evaluated once along a fixed path."""
     if isinstance(llm, LocalChatModel):
-        return {"max_tokens": min(llm.max_tokens, max_chars // 3 + 16)}
+        return {"max_tokens": min(llm.max_tokens, max_chars // 3 + 16), "shared_prefix": shared_prefix}
     return {}
 
 

@@ -112,6 +112,28 @@ class _LoadedModel:
     fingerprint: ModelFingerprint
     lock: threading.Lock = field(default_factory=threading.Lock)
     grammars: dict[str, LlamaGrammar] = field(default_factory=dict)
+    stages: list[int] = field(default_factory=list)
+    """In reproducible mode, the prefix boundaries that the KV cache holds, each evaluated on its own."""
+
+    def evaluate_stages(self, prompt: list[int], stages: list[int]) -> None:
+        """Leave in the context exactly `prompt[:stages[-1]]`, built stage by stage from an empty one.
+
+        Stages already held (same boundary, same tokens) are kept; the rest are evaluated one `eval`
+        each. So a prompt's prefix is always evaluated along the same path, whatever came before: with
+        a fixed seed, the same prompt gives the same output, and its shared prefix is still reused.
+        """
+        llama = self.llama
+        held = list(llama.input_ids[: llama.n_tokens])
+        kept = 0
+        for boundary in stages:
+            if boundary not in self.stages or held[:boundary] != prompt[:boundary]:
+                break
+            kept = boundary
+        llama.n_tokens = kept  # `eval` drops the cache past `n_tokens` before evaluating
+        for boundary in stages:
+            if boundary > kept:
+                llama.eval(prompt[llama.n_tokens : boundary])
+        self.stages = [boundary for boundary in stages if boundary <= llama.n_tokens]
 
 
 @dataclass(frozen=True)
@@ -259,6 +281,12 @@ class LocalChatModel(BaseChatModel):
         default=0, ge=0, description="Accepted for LangChain; a local call is not retried."
     )
     verbose: bool = Field(default=False, description="Let llama.cpp write its log to stderr.")
+    reproducible: bool = Field(
+        default=True,
+        description="Evaluate the shared prompt prefix along a fixed path (the system message, then the "
+        "`shared_prefix` a call names), so that the same prompt and seed give the same output, whatever "
+        "the model generated before; the prefix is still reused between calls.",
+    )
     disable_streaming: bool | Literal["tool_calling"] = Field(
         default="tool_calling", description="With tools, a reply is parsed whole: `stream` gives one message."
     )
@@ -376,6 +404,13 @@ class LocalChatModel(BaseChatModel):
             if len(prompt) >= self.n_ctx:
                 raise ContextOverflow(len(prompt), self.n_ctx)
             started = time.perf_counter()
+            stages = (
+                self._stages(llama_messages, prompt, kwargs.get("shared_prefix"), formatted.added_special)
+                if self.reproducible
+                else []
+            )
+            if stages:
+                model.evaluate_stages(prompt, stages)
             deadline = started + self.timeout if self.timeout else None
             criteria = formatted.stopping_criteria
             if deadline is not None:
@@ -425,11 +460,39 @@ class LocalChatModel(BaseChatModel):
             "model_sha256": model.fingerprint.sha256,
             "prompt_seconds": round((first_token_at or ended) - started, 6),
             "generation_seconds": round(ended - (first_token_at or ended), 6),
+            "reproducible": bool(stages),
+            "prefix_stages": stages,
             **params,
         }
         yield ChatGenerationChunk(
             message=AIMessageChunk(content="", usage_metadata=usage, response_metadata=metadata)
         )
+
+    def _stages(
+        self,
+        messages: list[dict[str, str]],
+        prompt: list[int],
+        shared_prefix: str | None,
+        added_special: bool,
+    ) -> list[int]:
+        """The prefix boundaries of a prompt: the end of its system message, then the end of the
+        `shared_prefix` that opens its first user message (what every section of a letter shares)."""
+        heads = []
+        if messages and messages[0]["role"] == "system":
+            heads.append(messages[:1])
+        users = [i for i, message in enumerate(messages) if message["role"] == "user"]
+        if shared_prefix and users and messages[users[0]]["content"].startswith(shared_prefix):
+            heads.append([*messages[: users[0]], {"role": "user", "content": shared_prefix}])
+        stages: list[int] = []
+        for head in heads:
+            formatted = self._model.formatter(messages=head)  # type: ignore[arg-type]
+            tokens = self._model.llama.tokenize(
+                formatted.prompt.encode("utf-8"), add_bos=not added_special, special=True
+            )
+            boundary = _common_prefix(prompt, tokens)
+            if (stages[-1] if stages else 0) < boundary < len(prompt):
+                stages.append(boundary)
+        return stages
 
     def _grammar(self, schema_json: str) -> LlamaGrammar:
         grammars = self._model.grammars
@@ -517,6 +580,14 @@ class LocalChatModel(BaseChatModel):
 GRAMMAR_STRING_MAX_CHARS = 200
 """Strings without a `maxLength` are bounded to this in the grammar, so that a greedy small model
 stuck in a repetition still closes its JSON; validation uses the caller's schema unchanged."""
+
+
+def _common_prefix(first: Sequence[int], second: Sequence[int]) -> int:
+    """How many leading tokens two sequences share."""
+    for index, (a, b) in enumerate(zip(first, second, strict=False)):
+        if a != b:
+            return index
+    return min(len(first), len(second))
 
 
 def _bound_strings(schema: Any) -> Any:

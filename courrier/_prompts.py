@@ -44,6 +44,8 @@ class RenderedPrompt:
 
     messages: tuple[BaseMessage, ...]
     sha256: str
+    shared: str
+    """How the first user message opens: the letter's data, the same for every section of a letter."""
 
 
 @dataclass(frozen=True)
@@ -79,13 +81,11 @@ class PromptTemplate:
             max_chars=max_chars,
             vetted=_as_data(vetted),
         )
-        messages: list[BaseMessage] = [
-            SystemMessage(self.parts["system"]),
-            HumanMessage("\n\n".join([*blocks, task])),
-        ]
+        shared = "".join(f"{block}\n\n" for block in blocks)
+        messages: list[BaseMessage] = [SystemMessage(self.parts["system"]), HumanMessage(shared + task)]
         for output, reasons in rejected:
             messages += [AIMessage(output), HumanMessage(self.parts["retry"].format(reasons=reasons))]
-        return RenderedPrompt(tuple(messages), sha256_hex(canonical_messages(messages)))
+        return RenderedPrompt(tuple(messages), sha256_hex(canonical_messages(messages)), shared)
 
 
 def canonical_messages(messages: list[BaseMessage] | tuple[BaseMessage, ...]) -> bytes:

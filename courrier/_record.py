@@ -104,6 +104,11 @@ class AttemptRecord(FrozenModel):
     prompt: PromptRecord
     parameters: dict[str, JsonValue]
     usage: Usage | None = None
+    reproducible: bool = Field(
+        default=False,
+        description="Generated along a fixed evaluation path (`LocalChatModel(reproducible=True)`): the "
+        "same model file, build, settings and prompt give the same output again (`courrier replay`).",
+    )
     output_sha256: str | None = Field(default=None, description="SHA-256 of the model's raw reply.")
     text_sha256: str | None = Field(
         default=None, description="SHA-256 of the reply as the letter would print it, once cleaned."

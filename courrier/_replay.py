@@ -1,0 +1,85 @@
+"""Replay: draft a letter again from its provenance and say, per paragraph, if the model wrote the same."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._draft import Draft
+from ._drafting import Drafter
+from ._errors import UserError
+from ._llm import LocalChatModel
+from ._templates import TemplateLibrary
+
+__all__ = ["ReplayedParagraph", "model_for_replay", "replay"]
+
+
+@dataclass(frozen=True)
+class ReplayedParagraph:
+    """One model-written (or model-attempted) paragraph, generated again: the same outputs or not."""
+
+    index: int
+    section: str
+    attempts: int
+    identical: bool
+    reproducible: bool
+
+
+def replay(draft: Draft, *, library: TemplateLibrary, llm: LocalChatModel) -> list[ReplayedParagraph]:
+    """Draft the letter again with the recorded template, style, retries and model, and compare every
+    attempt's prompt and output hashes with the record.
+
+    `llm` must run the recorded model file with the recorded settings (`UserError` otherwise); only
+    attempts generated in reproducible mode are expected to be identical.
+    """
+    record = draft.provenance
+    if record.model is None or record.model.fingerprint is None or record.style is None:
+        raise UserError("ce brouillon n'a pas été rédigé avec le modèle local : rien à rejouer")
+    if llm.fingerprint.sha256 != record.model.fingerprint.sha256:
+        raise UserError(
+            f"fichier de modèle différent : {llm.fingerprint.file_name} ({llm.fingerprint.sha256[:12]}…) "
+            f"au lieu de {record.model.fingerprint.file_name} ({record.model.fingerprint.sha256[:12]}…)"
+        )
+    if library.get(record.template.id).sha256 != record.template.sha256:
+        raise UserError(
+            f"modèle de courrier {record.template.id} modifié depuis la rédaction : rejeu impossible"
+        )
+    drafter = Drafter(
+        library=library,
+        llm=llm,
+        style=record.style,  # type: ignore[arg-type]
+        max_retries=record.max_retries,
+        disclosure=record.disclosure,
+    )
+    again = drafter.draft(draft.request).provenance.paragraphs
+    replayed = []
+    for index, entry in enumerate(record.paragraphs):
+        if not entry.attempts:
+            continue
+        new = next((e for e in again if e.section == entry.section), None)
+        before = [(a.prompt.rendered_sha256, a.output_sha256) for a in entry.attempts]
+        after = [(a.prompt.rendered_sha256, a.output_sha256) for a in new.attempts] if new else []
+        replayed.append(
+            ReplayedParagraph(
+                index=index,
+                section=entry.section,
+                attempts=len(entry.attempts),
+                identical=before == after,
+                reproducible=all(a.reproducible for a in entry.attempts),
+            )
+        )
+    return replayed
+
+
+def model_for_replay(draft: Draft, model_path: str | None) -> LocalChatModel:
+    """A local model with the settings and sampling parameters recorded in the draft."""
+    record = draft.provenance
+    if record.model is None:
+        raise UserError("ce brouillon n'a pas été rédigé avec un modèle : rien à rejouer")
+    first = next((a for entry in record.paragraphs for a in entry.attempts), None)
+    sampling = {
+        name: first.parameters[name]
+        for name in ("temperature", "top_p", "top_k", "repeat_penalty", "seed")
+        if first is not None and name in first.parameters
+    }
+    settings = {name: record.model.settings[name] for name in ("n_ctx", "n_threads", "n_batch")}
+    return LocalChatModel(**({"model_path": model_path} if model_path else {}), **settings, **sampling)
