@@ -18,7 +18,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from courrier import Drafter, LetterRequest, TemplateLibrary
+from courrier import Draft, Drafter, LetterRequest, TemplateLibrary
 from courrier._french import FILTERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,15 +95,45 @@ def with_model() -> None:
     print(f"    part de courrier dans le temps du modèle : {100 * totals[2] / model_time:.1f} %")
 
 
+def batch(letters: int) -> None:
+    """One template, many recipients: prompt tokens evaluated per letter against those unique to it."""
+    drafter = Drafter.local(max_retries=0)
+    request = next(r for r in _requests() if r.template == "reponse-reclamation")
+    evaluated = unique = 0
+    started = time.perf_counter()
+    for number in range(letters):
+        recipient = request.recipient.model_copy(update={"name": f"Usager numéro {number + 1}"})
+        draft = drafter.draft(request.model_copy(update={"recipient": recipient}))
+        for attempt in (a for entry in draft.provenance.paragraphs for a in entry.attempts):
+            assert attempt.usage is not None
+            evaluated += attempt.usage.evaluated_input_tokens or 0
+        unique += _unique_tokens(draft)
+    seconds = time.perf_counter() - started
+    print(f"(c) lot de {letters} courriers {request.template} (sans nouvelle tentative)")
+    print(f"    jetons de prompt évalués par courrier : {evaluated / letters:8.0f}")
+    print(f"    jetons propres à chaque courrier      : {unique / letters:8.0f}")
+    print(f"    rapport                               : {evaluated / unique:8.2f}")
+    print(f"    durée                                 : {seconds / letters:8.2f} s par courrier")
+
+
+def _unique_tokens(draft: Draft) -> int:
+    """The prompt tokens that only this letter has: its data once, and each section's own part."""
+    usages = [a.usage for entry in draft.provenance.paragraphs for a in entry.attempts if a.usage]
+    system, data = usages[0].prefix_stages
+    return data - system + sum((usage.input_tokens or 0) - data for usage in usages)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="durée de chaque mesure sans modèle")
     parser.add_argument("--no-model", action="store_true", help="seulement la mesure sans modèle")
+    parser.add_argument("--letters", type=int, default=20, help="courriers du lot (c)")
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
     template_only(args.seconds)
     if not args.no_model:
         with_model()
+        batch(args.letters)
     print(f"(e) pic de mémoire (RSS) : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} Mio")
 
 

@@ -365,6 +365,8 @@ def _usage(reply: BaseMessage) -> Usage:
     metadata = reply.response_metadata
     return Usage(
         input_tokens=usage.get("input_tokens"),
+        evaluated_input_tokens=metadata.get("prompt_tokens_evaluated"),
+        prefix_stages=tuple(metadata.get("prefix_stages") or ()),
         output_tokens=usage.get("output_tokens"),
         finish_reason=metadata.get("finish_reason"),
         prompt_seconds=metadata.get("prompt_seconds"),

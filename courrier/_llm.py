@@ -115,8 +115,9 @@ class _LoadedModel:
     stages: list[int] = field(default_factory=list)
     """In reproducible mode, the prefix boundaries that the KV cache holds, each evaluated on its own."""
 
-    def evaluate_stages(self, prompt: list[int], stages: list[int]) -> None:
-        """Leave in the context exactly `prompt[:stages[-1]]`, built stage by stage from an empty one.
+    def evaluate_stages(self, prompt: list[int], stages: list[int]) -> int:
+        """Leave in the context exactly `prompt[:stages[-1]]`, built stage by stage from an empty one;
+        return how many tokens that evaluated.
 
         Stages already held (same boundary, same tokens) are kept; the rest are evaluated one `eval`
         each. So a prompt's prefix is always evaluated along the same path, whatever came before: with
@@ -134,6 +135,7 @@ class _LoadedModel:
             if boundary > kept:
                 llama.eval(prompt[llama.n_tokens : boundary])
         self.stages = [boundary for boundary in stages if boundary <= llama.n_tokens]
+        return llama.n_tokens - kept
 
 
 @dataclass(frozen=True)
@@ -409,8 +411,9 @@ class LocalChatModel(BaseChatModel):
                 if self.reproducible
                 else []
             )
+            evaluated = None
             if stages:
-                model.evaluate_stages(prompt, stages)
+                evaluated = model.evaluate_stages(prompt, stages) + len(prompt) - stages[-1]
             deadline = started + self.timeout if self.timeout else None
             criteria = formatted.stopping_criteria
             if deadline is not None:
@@ -462,6 +465,7 @@ class LocalChatModel(BaseChatModel):
             "generation_seconds": round(ended - (first_token_at or ended), 6),
             "reproducible": bool(stages),
             "prefix_stages": stages,
+            "prompt_tokens_evaluated": evaluated,
             **params,
         }
         yield ChatGenerationChunk(

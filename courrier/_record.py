@@ -91,6 +91,12 @@ class Usage(FrozenModel):
     """Tokens, finish reason and timings of one generation, as far as the chat model reports them."""
 
     input_tokens: int | None = None
+    evaluated_input_tokens: int | None = Field(
+        default=None, description="Prompt tokens evaluated for this call: those not reused from the cache."
+    )
+    prefix_stages: tuple[int, ...] = Field(
+        default=(), description="Reproducible mode: where the system message and the shared data end."
+    )
     output_tokens: int | None = None
     finish_reason: str | None = None
     prompt_seconds: float | None = None
