@@ -414,6 +414,8 @@ class LocalChatModel(BaseChatModel):
             evaluated = None
             if stages:
                 evaluated = model.evaluate_stages(prompt, stages) + len(prompt) - stages[-1]
+            else:
+                model.stages = []  # llama.cpp's own prefix reuse may now rewrite what the stages held
             deadline = started + self.timeout if self.timeout else None
             criteria = formatted.stopping_criteria
             if deadline is not None:
