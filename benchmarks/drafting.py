@@ -51,15 +51,7 @@ def template_only(seconds: float) -> None:
     prepared = []
     for request in work:
         template = library.get(request.template)
-        facts = template.validate_facts(request.facts)
-        variables = {
-            **facts.model_dump(),
-            "sender": request.sender.model_dump(),
-            "recipient": request.recipient.model_dump(),
-            "letter_date": request.date,
-            "references": request.references.model_dump(),
-            "attachments": list(request.attachments),
-        }
+        variables = template.variables(request, template.validate_facts(request.facts))
         source = environment.get_template(f"{template.id}/{template.manifest.source}")
         prepared.append(partial(source.render, variables))
 

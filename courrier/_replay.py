@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ._draft import Draft
 from ._drafting import Drafter
 from ._errors import UserError
-from ._llm import LocalChatModel
+from ._llm import GENERATION_PARAMETERS, LocalChatModel
 from ._templates import TemplateLibrary
 
 __all__ = ["ReplayedParagraph", "model_for_replay", "replay"]
@@ -78,8 +78,8 @@ def model_for_replay(draft: Draft, model_path: str | None) -> LocalChatModel:
     first = next((a for entry in record.paragraphs for a in entry.attempts), None)
     sampling = {
         name: first.parameters[name]
-        for name in ("temperature", "top_p", "top_k", "repeat_penalty", "seed")
-        if first is not None and name in first.parameters
+        for name in GENERATION_PARAMETERS
+        if name != "max_tokens" and first is not None and name in first.parameters  # set per section
     }
     settings = {name: record.model.settings[name] for name in ("n_ctx", "n_threads", "n_batch")}
     return LocalChatModel(**({"model_path": model_path} if model_path else {}), **settings, **sampling)

@@ -195,11 +195,12 @@ class Template:
             raise InvalidRequest(problems)
         return validated
 
-    def render(self, request: LetterRequest, facts: BaseModel) -> list[RenderedSection]:
-        """Render every section's vetted text, in letter order; sections that render empty are left out."""
+    @staticmethod
+    def variables(request: LetterRequest, facts: BaseModel) -> dict[str, Any]:
+        """What the template source sees: the facts, and the layout's names (`RESERVED_NAMES`)."""
         if request.date is None:
-            raise ValueError("render() needs a request whose date is set")
-        variables = {
+            raise ValueError("a template renders a request whose date is set")
+        return {
             **facts.model_dump(),
             "sender": request.sender.model_dump(),
             "recipient": request.recipient.model_dump(),
@@ -207,7 +208,10 @@ class Template:
             "references": request.references.model_dump(),
             "attachments": list(request.attachments),
         }
-        context = self._compiled.new_context(variables)
+
+    def render(self, request: LetterRequest, facts: BaseModel) -> list[RenderedSection]:
+        """Render every section's vetted text, in letter order; sections that render empty are left out."""
+        context = self._compiled.new_context(self.variables(request, facts))
         for name, block in self._layout.blocks.items():
             context.blocks.setdefault(name, []).append(block)
         budget = MAX_LETTER_CHARS
