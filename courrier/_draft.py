@@ -240,13 +240,20 @@ def _integrity_problems(draft: Draft) -> Iterator[IntegrityProblem]:
         yield IntegrityProblem("le nombre de paragraphes diffère entre le texte, le registre et le sceau")
         return
     located = False
-    for index, (paragraph, entry, sealed) in enumerate(
-        zip(draft.paragraphs, record.paragraphs, integrity.paragraphs_sha256, strict=True)
+    computed = seal(record)
+    for index, (paragraph, entry, sealed, hashed) in enumerate(
+        zip(
+            draft.paragraphs,
+            record.paragraphs,
+            integrity.paragraphs_sha256,
+            computed.paragraphs_sha256,
+            strict=True,
+        )
     ):
-        for message in _paragraph_problems(paragraph, entry, sealed, record):
+        for message in _paragraph_problems(paragraph, entry, sealed == hashed, record):
             located = True
             yield IntegrityProblem(message, index, paragraph.section)
-    if not located and sha256_of(record) != integrity.record_sha256:
+    if not located and computed.record_sha256 != integrity.record_sha256:
         yield IntegrityProblem("le registre de provenance ne correspond pas au sceau")
     yield from (IntegrityProblem(message) for message in _version_problems(record))
     if sha256_of(draft.request) != record.request_sha256:
@@ -261,14 +268,14 @@ def _integrity_problems(draft: Draft) -> Iterator[IntegrityProblem]:
 
 
 def _paragraph_problems(
-    paragraph: Paragraph, entry: ParagraphRecord, sealed: str, record: ProvenanceRecord
+    paragraph: Paragraph, entry: ParagraphRecord, matches_seal: bool, record: ProvenanceRecord
 ) -> Iterator[str]:
     """How one paragraph disagrees with its record entry, and the entry with its origin's rules."""
     if (paragraph.section, paragraph.mode, paragraph.origin) != (entry.section, entry.mode, entry.origin):
         yield "section, mode ou origine diffèrent du registre"
     if text_sha256(paragraph.text) != entry.text_sha256:
         yield "le texte ne correspond pas à son empreinte dans le registre"
-    if sha256_of(entry) != sealed:
+    if not matches_seal:
         yield "l'entrée du registre ne correspond pas au sceau"
     accepted = [attempt for attempt in entry.attempts if attempt.accepted]
     if len(accepted) > 1 or (accepted and entry.attempts[-1] is not accepted[0]):

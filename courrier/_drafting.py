@@ -97,8 +97,8 @@ class Drafter:
         request = request.model_copy(
             update={"facts": facts.model_dump(mode="json"), "date": request.date or dt.date.today()}
         )
-        letter = LetterData(template, request, facts)
         specs = {spec.id: spec for spec in template.sections}
+        letter: LetterData | None = None  # what the model may see, built for the first section it writes
         paragraphs: list[Paragraph] = []
         entries: list[ParagraphRecord] = []
         for section in template.render(request, facts):
@@ -106,6 +106,7 @@ class Drafter:
             if self.llm is None or spec is None or spec.mode == "locked":
                 paragraph, entry = _vetted(section)
             else:
+                letter = letter or LetterData(template, request, facts)
                 paragraph, entry = self._write(self.llm, section, spec, letter)
             paragraphs.append(paragraph)
             entries.append(entry)

@@ -67,6 +67,40 @@ def test_the_seal_follows_the_hash_contract(draft: Draft) -> None:
     assert canonical_json(draft.provenance) == rfc8785.dumps(json.loads(draft.provenance.model_dump_json()))
 
 
+_JSON_TEXT = st.text(st.characters(codec="utf-8") | st.sampled_from('\x00\x1f\\"\b\f\n\r\t\ue000\U0001f600'))
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _JSON_TEXT,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_JSON_TEXT, children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500)
+@given(_JSON)
+def test_canonical_json_is_rfc8785(value: Any) -> None:
+    import rfc8785
+
+    assert canonical_json(value) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize(
+    "value", [2**53, -(2**53), float("nan"), float("inf"), "\ud800", {"\udc00": 1}, {1: 2}, {"a": object()}]
+)
+def test_canonical_json_refuses_what_rfc8785_cannot_represent(value: Any) -> None:
+    with pytest.raises(InvalidInput, match="RFC 8785"):
+        canonical_json(value)
+
+
+def test_the_seal_equals_hashing_each_part_whole(draft: Draft) -> None:
+    integrity = seal(draft.provenance)
+    assert integrity.record_sha256 == sha256_of(draft.provenance)
+    assert integrity.paragraphs_sha256 == tuple(sha256_of(entry) for entry in draft.provenance.paragraphs)
+
+
 def test_one_changed_character_in_the_text_names_the_paragraph(draft: Draft) -> None:
     for index, paragraph in enumerate(draft.paragraphs):
         changed = tampered_json(draft, ["paragraphs", index, "text"], "#")
