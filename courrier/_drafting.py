@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, get_args
 
@@ -190,7 +191,8 @@ class Drafter:
             raw = reply.text
             checked = clean_output(raw)
             text = " ".join(checked.split())
-            verdicts = check_output(checked, context)
+            finish_reason = reply.response_metadata.get("finish_reason")
+            verdicts = check_output(checked, replace(context, finish_reason=finish_reason))
             accepted = all(verdict.passed for verdict in verdicts)
             attempts.append(
                 AttemptRecord(
@@ -354,10 +356,15 @@ def _parameters(llm: BaseChatModel, metadata: Mapping[str, Any]) -> dict[str, Js
 
 def _local_options(llm: BaseChatModel, max_chars: int, shared_prefix: str) -> dict[str, Any]:
     """For the local model: a token budget that fits the section (more than `max_chars` is refused
-    anyway, and French runs at three to four characters a token), and the prompt prefix that every
-    section of the letter shares, evaluated once along a fixed path."""
+    anyway, and French runs at three to four characters a token); a length past which generation
+    stops, since the length guard would refuse the text (`clean_output` may take two quotes off it);
+    and the prompt prefix that every section of the letter shares, evaluated once along a fixed path."""
     if isinstance(llm, LocalChatModel):
-        return {"max_tokens": min(llm.max_tokens, max_chars // 3 + 16), "shared_prefix": shared_prefix}
+        return {
+            "max_tokens": min(llm.max_tokens, max_chars // 3 + 16),
+            "max_chars": max_chars + 2,
+            "shared_prefix": shared_prefix,
+        }
     return {}
 
 
@@ -394,7 +401,7 @@ def model_record(llm: BaseChatModel) -> ModelRecord:
         return ModelRecord(
             kind=llm._llm_type,
             fingerprint=llm.fingerprint,
-            settings={"n_ctx": llm.n_ctx, "n_threads": llm.n_threads, "n_batch": llm.n_batch},
+            settings=dict(llm.load_settings()),
         )
     return ModelRecord(
         kind=llm._llm_type,

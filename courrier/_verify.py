@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ._draft import Draft
@@ -120,9 +120,10 @@ def _library_problems(draft: Draft, library: TemplateLibrary) -> list[IntegrityP
         elif entry.vetted_sha256 != text_sha256(vetted.text):
             problem("le texte validé enregistré diffère du rendu du modèle")
         elif paragraph.origin == "model":
-            verdicts = check_output(
-                paragraph.text, letter.guard_context(specs[paragraph.section], vetted.text)
-            )
+            accepted = next((a for a in entry.attempts if a.accepted), None)
+            context = letter.guard_context(specs[paragraph.section], vetted.text)
+            finish_reason = accepted.usage.finish_reason if accepted and accepted.usage else None
+            verdicts = check_output(paragraph.text, replace(context, finish_reason=finish_reason))
             failed = [verdict.guard for verdict in verdicts if not verdict.passed]
             if failed:
                 problem(f"le texte du modèle de langue échoue aux contrôles : {', '.join(failed)}")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from courrier import Draft, Drafter, LetterRequest, LocalChatModel, verify
+from courrier._llm import LOAD_SETTINGS
 from courrier._prompts import prompt_for
 
 from .conftest import EXAMPLE_REQUESTS
@@ -40,7 +41,7 @@ def test_draft_with_the_embedded_model_then_verify(
     assert record.model is not None
     assert record.model.fingerprint is not None
     assert record.model.fingerprint.sha256 == fingerprint_sha256
-    assert set(record.model.settings) == {"n_ctx", "n_threads", "n_batch"}
+    assert tuple(record.model.settings) == LOAD_SETTINGS
     assert record.style == "standard"
     standard = prompt_for("standard")
     for paragraph, entry in zip(draft.paragraphs, record.paragraphs, strict=True):

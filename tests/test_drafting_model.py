@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import FakeListChatModel
-from langchain_core.messages import BaseMessage
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage
 
 from courrier import Drafter, LetterRequest, TemplateLibrary
 from courrier._draft import Draft
@@ -114,6 +115,19 @@ def test_a_rejected_output_falls_back_to_the_vetted_text(bad: str, guard: str) -
     assert guard in failed
     assert entry.fallback_reason is not None
     assert guard in entry.fallback_reason
+
+
+def test_an_output_cut_off_by_the_model_limits_is_refused() -> None:
+    cut = AIMessage(content=GOOD_EXPLANATION, response_metadata={"finish_reason": "length"})
+    llm = GenericFakeChatModel(messages=iter([cut, AIMessage(content=GOOD_CONTACT)]))
+    draft = Drafter(llm=llm, max_retries=0).draft(request_for("decision-defavorable"))
+    _, text, entry = paragraph(draft, "explication")
+    assert text.origin == "template"
+    (attempt,) = entry.attempts
+    assert [v.guard for v in attempt.verdicts if not v.passed] == ["complete"]
+    assert attempt.usage is not None
+    assert attempt.usage.finish_reason == "length"
+    assert paragraph(draft, "contact")[1].origin == "model"
 
 
 def test_a_changed_amount_is_caught() -> None:

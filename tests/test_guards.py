@@ -63,6 +63,7 @@ def failed(text: str, ctx: GuardContext) -> set[GuardName]:
 def test_one_verdict_per_guard_in_order() -> None:
     assert GUARD_NAMES == (
         "length",
+        "complete",
         "french",
         "artefacts",
         "invented_items",

@@ -171,9 +171,42 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURRIER_MODEL_PATH", str(default_model_path()))
     monkeypatch.setenv("COURRIER_N_THREADS", "1")
     monkeypatch.setenv("COURRIER_N_CTX", "1024")
+    monkeypatch.setenv("COURRIER_PROMPT_LOOKUP", "6")
     model = LocalChatModel()
-    assert (model.n_threads, model.n_ctx) == (1, 1024)
+    assert (model.n_threads, model.n_ctx, model.prompt_lookup) == (1, 1024, 6)
     assert LocalChatModel(n_threads=2).n_threads == 2
+
+
+@pytest.mark.parametrize(
+    ("cores", "threads"), [({0}, 1), ({0, 1}, 1), (set(range(3)), 1), (set(range(16)), 8)]
+)
+def test_default_threads_leave_half_the_allowed_cores(
+    monkeypatch: pytest.MonkeyPatch, cores: set[int], threads: int
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: cores)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)  # the machine's cores, not those allowed
+    assert LocalChatModel.model_fields["n_threads"].get_default(call_default_factory=True) == threads
+
+
+def test_generation_stops_once_the_reply_is_longer_than_max_chars(model: LocalChatModel) -> None:
+    prompt = "Liste les nombres de 1 à 200 séparés par des virgules."  # a hundred tokens and more
+    assert len(model.invoke(prompt, max_tokens=300).text) > 100
+    reply = model.invoke(prompt, max_tokens=300, max_chars=60)
+    assert reply.response_metadata["finish_reason"] == "length"
+    assert reply.usage_metadata is not None
+    assert reply.usage_metadata["output_tokens"] < 300
+    assert 60 < len(" ".join(reply.text.split())) < 60 + 40  # stopped at the piece that went past
+
+
+def test_prompt_lookup_decoding_is_opt_in(model: LocalChatModel) -> None:
+    assert model.prompt_lookup == 0
+    assert model._model.llama.draft_model is None
+    looked_up = LocalChatModel(prompt_lookup=8, max_tokens=40)
+    assert looked_up._model.llama.draft_model is not None
+    assert looked_up.load_settings()["prompt_lookup"] == 8
+    reply = looked_up.invoke("Recopie : votre demande a bien été reçue par le service de la voirie.")
+    assert reply.usage_metadata is not None
+    assert reply.usage_metadata["output_tokens"] > 0
 
 
 def test_no_socket_is_opened(socket_disabled: None) -> None:

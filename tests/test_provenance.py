@@ -172,6 +172,22 @@ def resealed(draft: Draft, paragraphs: list[Paragraph] | None = None, **record: 
     )
 
 
+def test_an_accepted_text_recorded_as_cut_off_fails_against_the_library(
+    draft: Draft, library: TemplateLibrary
+) -> None:
+    index, entry = next((i, e) for i, e in enumerate(draft.provenance.paragraphs) if e.origin == "model")
+    attempt = entry.attempts[-1]
+    assert attempt.usage is not None
+    cut = attempt.model_copy(update={"usage": attempt.usage.model_copy(update={"finish_reason": "length"})})
+    entries = list(draft.provenance.paragraphs)
+    entries[index] = entry.model_copy(update={"attempts": (*entry.attempts[:-1], cut)})
+    forged = resealed(draft, entries=entries)
+    verify(forged)
+    with pytest.raises(VerificationError, match="complete") as caught:
+        verify(forged, library=library)
+    assert caught.value.sections == (entry.section,)
+
+
 def test_a_changed_template_fails_against_the_library(draft: Draft, library: TemplateLibrary) -> None:
     older = resealed(draft, template=draft.template.model_copy(update={"sha256": "f" * 64}))
     verify(older)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from courrier import Drafter, LocalChatModel, TemplateLibrary, UserError
+from courrier import Drafter, LetterRequest, LocalChatModel, TemplateLibrary, UserError
 from courrier._draft import Draft
 from courrier._record import seal
 from courrier._replay import model_for_replay, replay
 
-from .conftest import ROOT
+from .conftest import EXAMPLE_REQUESTS, ROOT
 from .test_drafting_model import request_for
 
 pytestmark = pytest.mark.local_model
@@ -74,6 +74,34 @@ def test_courrier_replay_in_a_fresh_process(draft: Draft, tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert "identique" in done.stdout
     assert "DIFFÈRE" not in done.stdout
+
+
+def test_prompt_lookup_decoding_is_recorded_and_replayed(library: TemplateLibrary) -> None:
+    looked_up = LocalChatModel(prompt_lookup=8)
+    draft = Drafter(llm=looked_up).draft(request_for("accuse-reception-rejet"))
+    assert draft.provenance.model is not None
+    assert draft.provenance.model.settings["prompt_lookup"] == 8
+    again = model_for_replay(draft, None)
+    assert again.prompt_lookup == 8
+    again.invoke("Écris un poème sur la mer.", max_tokens=20)  # other work before the replay
+    assert all(a.error is None for entry in draft.provenance.paragraphs for a in entry.attempts)
+    results = replay(draft, library=library, llm=again)
+    assert results
+    assert all(r.identical and r.reproducible for r in results)
+
+
+@pytest.mark.parametrize("path", EXAMPLE_REQUESTS, ids=lambda path: path.stem)
+def test_every_shipped_example_replays_identically(
+    path: Path, model: LocalChatModel, library: TemplateLibrary
+) -> None:
+    """Drafted one after the other in one process, so each replay finds another letter's prefix held."""
+    draft = Drafter(llm=model).draft(LetterRequest.model_validate_json(path.read_text(encoding="utf-8")))
+    attempts = [a for entry in draft.provenance.paragraphs for a in entry.attempts]
+    assert attempts
+    assert all(a.error is None and a.reproducible for a in attempts)
+    results = replay(draft, library=library, llm=model)
+    assert [r.section for r in results] == [e.section for e in draft.provenance.paragraphs if e.attempts]
+    assert all(r.identical for r in results), [r.section for r in results if not r.identical]
 
 
 def test_replay_refuses_another_model_file(
