@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(VENV)/bin/courrier verify demo/brouillon.json
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/local_model.py
 	$(PY) benchmarks/drafting.py
 

@@ -1,4 +1,4 @@
-"""Benchmark baseline: the batch of benchmarks/drafting.py (c), written by hand with LangChain.
+"""Benchmark baseline (d): the batch of benchmarks/drafting.py (c), written by hand with LangChain.
 
 The same letters (template `reponse-reclamation`, a different recipient name in each) are drafted the
 way a developer would write them without courrier: langchain_community's `ChatLlamaCpp` on the same
@@ -298,8 +298,8 @@ def _span(llama: Any, prompt: Sequence[int], text: str) -> tuple[int, int] | Non
     return bisect_right(ends, start), bisect_left(ends, start + len(text.encode("utf-8"))) + 1
 
 
-def report(figures: BaselineFigures, settings: CourrierSettings) -> None:
-    print(f"(c') lot de {figures.letters} courriers {TEMPLATE}, ChatLlamaCpp : {figures.variant}")
+def report(figures: BaselineFigures, settings: CourrierSettings, label: str = "(d)") -> None:
+    print(f"{label} lot de {figures.letters} courriers {TEMPLATE}, ChatLlamaCpp : {figures.variant}")
     budgets = ", ".join(f"{section} {tokens}" for section, tokens in settings.max_tokens_by_section.items())
     print(f"    n_ctx {settings.n_ctx}, n_batch {settings.n_batch}, threads {settings.n_threads}")
     print(f"    max_tokens par section : {budgets}")

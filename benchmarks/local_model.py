@@ -1,12 +1,16 @@
 """Benchmark: LocalChatModel against llama-cpp-python called directly, on the embedded model.
 
 Prints prompt-evaluation and generation tokens/s for both paths on the same prompts with the same
-parameters, the wrapper's overhead, and the peak RSS. Run: `python benchmarks/local_model.py`.
+parameters, the wrapper's overhead, and the peak RSS; then the decoding speed with the default thread
+count and with every core, alone and beside a process that keeps one core busy (a co-tenant).
+Run: `python benchmarks/local_model.py`.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import resource
 import statistics
 import time
@@ -29,7 +33,7 @@ def _direct(llama: Llama, prompt: str, max_tokens: int) -> tuple[str, float, flo
     """One streamed chat completion straight through llama-cpp-python: text, prompt s, generation s."""
     started = time.perf_counter()
     first = None
-    pieces = []
+    pieces: list[str] = []
     for part in llama.create_chat_completion(
         messages=[{"role": "user", "content": prompt}],
         stream=True,
@@ -43,9 +47,40 @@ def _direct(llama: Llama, prompt: str, max_tokens: int) -> tuple[str, float, flo
         delta = part["choices"][0]["delta"].get("content")  # type: ignore[index, union-attr]
         if delta:
             first = first or time.perf_counter()
-            pieces.append(delta)
+            pieces.append(str(delta))
     ended = time.perf_counter()
     return "".join(pieces), (first or ended) - started, ended - (first or ended)
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def threads_under_load(max_tokens: int) -> None:
+    """Decoding tokens/s for the default thread count and for every core: alone, beside one busy
+    process, and beside one busy process per core. llama.cpp's threads wait for each other at every
+    step, so a thread without a core holds the others back."""
+    cores = len(os.sched_getaffinity(0))
+    default = LocalChatModel.model_fields["n_threads"].get_default(call_default_factory=True)
+    print(f"threads (default {default}, {cores} cores): decoding tok/s alone / 1 busy process / {cores} busy")
+    for threads in sorted({default, cores}):
+        model = LocalChatModel.default(n_threads=threads, max_tokens=max_tokens, timeout=20)
+        rates = []
+        for busy in (0, 1, cores):
+            spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(busy)]
+            for spinner in spinners:
+                spinner.start()
+            try:
+                reply = model.invoke(PROMPTS[1])
+            finally:
+                for spinner in spinners:
+                    spinner.terminate()
+                    spinner.join()
+            usage, seconds = reply.usage_metadata, reply.response_metadata["generation_seconds"]
+            assert usage is not None
+            rates.append(usage["output_tokens"] / seconds)
+        print(f"{threads:>3} thread(s): " + " / ".join(f"{rate:6.1f}" for rate in rates))
 
 
 def main() -> None:
@@ -98,6 +133,7 @@ def main() -> None:
     print(f"identical outputs: {same}/{len(rows['direct'])}")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     print(f"model file: {model.fingerprint.size / 2**20:.0f} MiB")
+    threads_under_load(args.max_tokens)
 
 
 if __name__ == "__main__":
