@@ -25,7 +25,7 @@ import json
 import os
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
@@ -37,13 +37,13 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from courrier import Drafter, LetterRequest, LocalChatModel, ModelCache, Template, TemplateLibrary
 from courrier._drafting import LetterData, _local_options
+from courrier._llm import GENERATION_PARAMETERS
 from courrier._manifest import SectionSpec
 
 TEMPLATE = "reponse-reclamation"
 REQUEST = Path(__file__).resolve().parent.parent / "examples" / "requests" / f"{TEMPLATE}.json"
 SAMPLING: dict[str, Any] = {
-    name: LocalChatModel.model_fields[name].default
-    for name in ("temperature", "top_p", "top_k", "repeat_penalty", "seed")
+    name: LocalChatModel.model_fields[name].default for name in GENERATION_PARAMETERS if name != "max_tokens"
 }
 """courrier's sampling defaults (greedy, fixed seed)."""
 
@@ -185,19 +185,7 @@ def baseline_batch(
                 texts.append(paragraph.text)
                 continue
             if same_messages:
-                assert spec.instructions is not None
-                assert spec.min_chars is not None
-                assert spec.max_chars is not None
-                rendered = drafter.prompt.render(
-                    mode="fill" if spec.mode == "fill" else "rephrase",
-                    section=paragraph.section,
-                    instructions=spec.instructions,
-                    min_chars=spec.min_chars,
-                    max_chars=spec.max_chars,
-                    data=letter.prompt_data,
-                    citizen=letter.citizen_texts,
-                    vetted=paragraph.text,
-                )
+                rendered = drafter.section_prompt(letter, spec, paragraph.text)
                 shared = rendered.shared
                 output = direct[paragraph.section].invoke(list(rendered.messages))
             else:
@@ -298,8 +286,8 @@ def _span(llama: Any, prompt: Sequence[int], text: str) -> tuple[int, int] | Non
     return bisect_right(ends, start), bisect_left(ends, start + len(text.encode("utf-8"))) + 1
 
 
-def report(figures: BaselineFigures, settings: CourrierSettings, label: str = "(d)") -> None:
-    print(f"{label} lot de {figures.letters} courriers {TEMPLATE}, ChatLlamaCpp : {figures.variant}")
+def report(figures: BaselineFigures, settings: CourrierSettings) -> None:
+    print(f"(d) lot de {figures.letters} courriers {TEMPLATE}, ChatLlamaCpp : {figures.variant}")
     budgets = ", ".join(f"{section} {tokens}" for section, tokens in settings.max_tokens_by_section.items())
     print(f"    n_ctx {settings.n_ctx}, n_batch {settings.n_batch}, threads {settings.n_threads}")
     print(f"    max_tokens par section : {budgets}")
@@ -319,6 +307,23 @@ def report(figures: BaselineFigures, settings: CourrierSettings, label: str = "(
         print(f"    {label:37} : {value}")
 
 
+def compare(letters: int, variants: Sequence[bool] = (False, True)) -> Iterator[BaselineFigures]:
+    """Run and report the batch in each variant (`same_messages` or not) with courrier's settings."""
+    settings = courrier_settings()
+    for same_messages in variants:
+        figures = baseline_batch(
+            letters,
+            n_ctx=settings.n_ctx,
+            n_batch=settings.n_batch,
+            n_threads=settings.n_threads,
+            max_tokens_by_section=settings.max_tokens_by_section,
+            same_messages=same_messages,
+            model_path=settings.model_path,
+        )
+        report(figures, settings)
+        yield figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--letters", type=int, default=20, help="courriers du lot")
@@ -330,19 +335,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as benchmarks/drafting.py
-    settings = courrier_settings()
     variants: dict[str, tuple[bool, ...]] = {"main": (False,), "messages": (True,), "les-deux": (False, True)}
-    for same_messages in variants[args.variante]:
-        figures = baseline_batch(
-            args.letters,
-            n_ctx=settings.n_ctx,
-            n_batch=settings.n_batch,
-            n_threads=settings.n_threads,
-            max_tokens_by_section=settings.max_tokens_by_section,
-            same_messages=same_messages,
-            model_path=settings.model_path,
-        )
-        report(figures, settings)
+    for _ in compare(args.letters, variants[args.variante]):
+        pass
 
 
 if __name__ == "__main__":

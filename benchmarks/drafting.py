@@ -189,20 +189,9 @@ def prompt_lookup(tokens: int, plain: ModelTimes) -> None:
 
 
 def baseline(letters: int, courrier: BatchFigures) -> None:
-    from baseline import baseline_batch, courrier_settings, report  # benchmarks/baseline.py
+    from baseline import compare  # benchmarks/baseline.py
 
-    settings = courrier_settings()
-    for same_messages in (False, True):
-        figures = baseline_batch(
-            letters,
-            n_ctx=settings.n_ctx,
-            n_batch=settings.n_batch,
-            n_threads=settings.n_threads,
-            max_tokens_by_section=settings.max_tokens_by_section,
-            same_messages=same_messages,
-            model_path=settings.model_path,
-        )
-        report(figures, settings, label="(d)")
+    for figures in compare(letters):
         speedup = figures.seconds_per_letter / courrier.seconds_per_letter
         print(f"    courrier (c) plus rapide que cette base : {speedup:8.2f} ×")
 

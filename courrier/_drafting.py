@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -21,7 +21,7 @@ from ._guards import GuardContext, GuardVerdict, check_output
 from ._llm import GENERATION_PARAMETERS, LocalChatModel
 from ._manifest import DISCLOSURE_SECTION, LAYOUT_AFTER_BODY, SectionSpec, missing_mentions
 from ._models import LetterRequest, TemplateRef
-from ._prompts import PromptTemplate, Style, prompt_for
+from ._prompts import PromptTemplate, RenderedPrompt, Style, prompt_for
 from ._record import (
     AttemptRecord,
     Disclosure,
@@ -147,29 +147,40 @@ class Drafter:
             integrity=seal(record),
         )
 
+    def section_prompt(
+        self,
+        letter: LetterData,
+        spec: SectionSpec,
+        vetted_text: str,
+        rejected: tuple[tuple[str, str], ...] = (),
+    ) -> RenderedPrompt:
+        """The prompt for one model-written section: the letter's data, the section's instructions,
+        bounds and vetted text, and the outputs already refused with the reasons why."""
+        assert spec.instructions is not None
+        assert spec.min_chars is not None
+        assert spec.max_chars is not None
+        return self.prompt.render(
+            mode=_model_mode(spec),
+            section=spec.id,
+            instructions=spec.instructions,
+            min_chars=spec.min_chars,
+            max_chars=spec.max_chars,
+            data=letter.prompt_data,
+            citizen=letter.citizen_texts,
+            vetted=vetted_text,
+            rejected=rejected,
+        )
+
     def _write(
         self, llm: BaseChatModel, section: RenderedSection, spec: SectionSpec, letter: LetterData
     ) -> tuple[Paragraph, ParagraphRecord]:
         """Ask the model for one section; keep the first output every guard accepts, else the vetted text."""
-        assert spec.instructions is not None
-        assert spec.min_chars is not None
         assert spec.max_chars is not None
         context = letter.guard_context(spec, section.text)
-        mode = context.mode
         attempts: list[AttemptRecord] = []
         rejected: list[tuple[str, str]] = []
         for number in range(1, self.max_retries + 2):
-            prompt = self.prompt.render(
-                mode=mode,
-                section=section.section,
-                instructions=spec.instructions,
-                min_chars=spec.min_chars,
-                max_chars=spec.max_chars,
-                data=letter.prompt_data,
-                citizen=letter.citizen_texts,
-                vetted=section.text,
-                rejected=tuple(rejected),
-            )
+            prompt = self.section_prompt(letter, spec, section.text, tuple(rejected))
             prompt_record = PromptRecord(
                 id=self.prompt.id, version=self.prompt.version, sha256=self.prompt.sha256,
                 rendered_sha256=prompt.sha256,
@@ -283,7 +294,7 @@ class LetterData:
         assert spec.min_chars is not None
         assert spec.max_chars is not None
         return GuardContext(
-            mode="fill" if spec.mode == "fill" else "rephrase",
+            mode=_model_mode(spec),
             vetted_text=vetted_text,
             trusted_sources=self.trusted_sources,
             citizen_texts=self.citizen_texts,
@@ -291,6 +302,11 @@ class LetterData:
             max_chars=spec.max_chars,
             mentions=self.template.manifest.required_mentions,
         )
+
+
+def _model_mode(spec: SectionSpec) -> Literal["fill", "rephrase"]:
+    """How the model writes a section that is not locked: it fills it, or rephrases its vetted text."""
+    return "fill" if spec.mode == "fill" else "rephrase"
 
 
 def _for_prompt(value: Any, field_type: str) -> Any:

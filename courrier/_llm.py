@@ -259,8 +259,9 @@ def _default_threads() -> int:
     """Half the cores this process may run on, at least one.
 
     llama.cpp's threads wait for each other at every step: when one has no core (another process
-    took it) the others spin and decoding collapses (2 threads on 2 busy cores: 0.6 token/s instead
-    of 140). Half the cores leaves room for a co-tenant as busy as courrier itself.
+    took it), the others wait and decoding collapses. On 2 cores beside two busy processes, 2 threads
+    decoded 2.8 tokens/s and 1 thread 41 (benchmarks/local_model.py). Half the cores leaves room for
+    a co-tenant as busy as courrier itself.
     """
     try:
         cores = len(os.sched_getaffinity(0))
