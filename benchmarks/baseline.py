@@ -36,7 +36,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from courrier import Drafter, LetterRequest, LocalChatModel, ModelCache, Template, TemplateLibrary
-from courrier._drafting import LetterData, _local_options
+from courrier._drafting import LetterData, token_budget
 from courrier._llm import GENERATION_PARAMETERS
 from courrier._manifest import SectionSpec
 
@@ -108,7 +108,7 @@ def courrier_settings() -> CourrierSettings:
     model once, in a cache of its own, dropped on return."""
     local = LocalChatModel(model_cache=ModelCache())
     budgets = {
-        spec.id: int(_local_options(local, spec.max_chars, "")["max_tokens"])
+        spec.id: token_budget(local, spec.max_chars)
         for spec in _model_sections(TemplateLibrary.default().get(TEMPLATE)).values()
         if spec.max_chars is not None
     }

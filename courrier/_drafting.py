@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from typing import Any, Literal, get_args
 
 from langchain_core.language_models import BaseChatModel
@@ -17,7 +19,7 @@ from pydantic import BaseModel, JsonValue, ValidationError
 from ._draft import Draft, Paragraph, letter_text
 from ._errors import InvalidRequest, UserError
 from ._french import date_longue, montant
-from ._guards import GuardContext, GuardVerdict, check_output
+from ._guards import GuardContext, GuardVerdict, check_output, refused_early
 from ._llm import GENERATION_PARAMETERS, LocalChatModel
 from ._manifest import DISCLOSURE_SECTION, LAYOUT_AFTER_BODY, SectionSpec, missing_mentions
 from ._models import LetterRequest, TemplateRef
@@ -175,7 +177,6 @@ class Drafter:
         self, llm: BaseChatModel, section: RenderedSection, spec: SectionSpec, letter: LetterData
     ) -> tuple[Paragraph, ParagraphRecord]:
         """Ask the model for one section; keep the first output every guard accepts, else the vetted text."""
-        assert spec.max_chars is not None
         context = letter.guard_context(spec, section.text)
         attempts: list[AttemptRecord] = []
         rejected: list[tuple[str, str]] = []
@@ -185,7 +186,7 @@ class Drafter:
                 id=self.prompt.id, version=self.prompt.version, sha256=self.prompt.sha256,
                 rendered_sha256=prompt.sha256,
             )  # fmt: skip
-            overrides = _local_options(llm, spec.max_chars, prompt.shared)
+            overrides = _local_options(llm, context, prompt.shared)
             try:
                 reply = llm.invoke(list(prompt.messages), **overrides)
             except Exception as error:  # noqa: BLE001 - any failure of a pluggable model falls back
@@ -370,18 +371,36 @@ def _parameters(llm: BaseChatModel, metadata: Mapping[str, Any]) -> dict[str, Js
     }
 
 
-def _local_options(llm: BaseChatModel, max_chars: int, shared_prefix: str) -> dict[str, Any]:
-    """For the local model: a token budget that fits the section (more than `max_chars` is refused
-    anyway, and French runs at three to four characters a token); a length past which generation
+def _local_options(llm: BaseChatModel, context: GuardContext, shared_prefix: str) -> dict[str, Any]:
+    """For the local model: a token budget that fits the section; a length past which generation
     stops, since the length guard would refuse the text (`clean_output` may take two quotes off it);
-    and the prompt prefix that every section of the letter shares, evaluated once along a fixed path."""
+    a check that stops a text the guards already refuse; and the prompt prefix that every section of
+    the letter shares, evaluated once along a fixed path."""
     if isinstance(llm, LocalChatModel):
         return {
-            "max_tokens": min(llm.max_tokens, max_chars // 3 + 16),
-            "max_chars": max_chars + 2,
+            "max_tokens": token_budget(llm, context.max_chars),
+            "max_chars": context.max_chars + 2,
+            "stop_when": partial(_refused_so_far, context),
             "shared_prefix": shared_prefix,
         }
     return {}
+
+
+def token_budget(llm: LocalChatModel, max_chars: int) -> int:
+    """The tokens a section may take: more than `max_chars` is refused anyway, and French runs at
+    three to four characters a token."""
+    return min(llm.max_tokens, max_chars // 3 + 16)
+
+
+_BOUNDARY = re.compile(r"[.!?…](?=\s)|\n")
+"""Where a sentence or a line ends: what comes after cannot change how the guards read what is before."""
+
+
+def _refused_so_far(context: GuardContext, text: str) -> bool:
+    """While an output is generated: whether `EARLY_GUARDS` refuse it up to the last end of a sentence
+    or a line that its last pieces wrote (the window spans a few pieces)."""
+    boundaries = list(_BOUNDARY.finditer(text, max(0, len(text) - 12)))
+    return bool(boundaries) and refused_early(clean_output(text[: boundaries[-1].end()]), context)
 
 
 def _usage(reply: BaseMessage) -> Usage:

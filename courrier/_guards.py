@@ -3,8 +3,8 @@
 Each guard is a cheap, deterministic check over plain text:
 
 - `length`: the bounds of the section.
-- `complete`: the model ended the text itself; a text cut off by the token budget (or by the length
-  bound, past which generation stops) is refused.
+- `complete`: the model ended the text itself; a text cut off by the token budget, by the length
+  bound, or by a guard while it was generated (see `refused_early`) is refused.
 - `french`: a function-word heuristic (see `_french_problem`).
 - `artefacts`: template syntax, placeholders, chat markers, markdown, tags, assistant phrasing, and
   invisible or control characters.
@@ -44,7 +44,16 @@ from typing import Literal, get_args
 from ._manifest import MentionSpec, missing_mentions
 from ._validation import FrozenModel
 
-__all__ = ["GUARD_NAMES", "GuardContext", "GuardName", "GuardVerdict", "check_output"]
+__all__ = [
+    "CUT_OFF",
+    "EARLY_GUARDS",
+    "GUARD_NAMES",
+    "GuardContext",
+    "GuardName",
+    "GuardVerdict",
+    "check_output",
+    "refused_early",
+]
 
 GuardName = Literal[
     "length",
@@ -60,6 +69,13 @@ GuardName = Literal[
 
 GUARD_NAMES: tuple[GuardName, ...] = get_args(GuardName)
 """Every guard, in the order `check_output` runs them."""
+
+EARLY_GUARDS: tuple[GuardName, ...] = ("artefacts", "invented_items", "no_new_commitment", "no_citizen_copy")
+"""The guards whose refusal of the first sentences of a text stands whatever follows: what they find
+there is still in the whole text. `refused_early` runs them while the text is being generated."""
+
+CUT_OFF = frozenset({"length", "interrupted"})
+"""Finish reasons of a text the model did not end: its token budget, or a check while generating."""
 
 _MAX_ITEMS = 10
 _COPY_RUN = 8
@@ -87,7 +103,7 @@ class GuardContext:
     max_chars: int
     mentions: tuple[MentionSpec, ...]
     finish_reason: str | None = None
-    """Why the model stopped, as it reported it; "length" means it was cut off."""
+    """Why the model stopped, as it reported it (`CUT_OFF` for a text it did not end)."""
 
 
 _FOREIGN_DIGIT = re.compile(r"[^\D0-9]")
@@ -773,7 +789,7 @@ class _Check:
         return GuardVerdict(guard="length", passed=True)
 
     def complete(self) -> GuardVerdict:
-        if self.context.finish_reason == "length":
+        if self.context.finish_reason in CUT_OFF:
             return _fail("complete", "texte interrompu par la limite de jetons ou de longueur")
         return GuardVerdict(guard="complete", passed=True)
 
@@ -868,6 +884,13 @@ def _runs(flags: list[bool]) -> list[tuple[int, int]]:
 
 def _fail(guard: GuardName, detail: str, items: Iterable[str] = ()) -> GuardVerdict:
     return GuardVerdict(guard=guard, passed=False, detail=detail, items=_unique(items))
+
+
+def refused_early(text: str, context: GuardContext) -> bool:
+    """Whether one of `EARLY_GUARDS` already refuses `text`, the first sentences of an output still
+    being generated: the whole output will be refused, so generating the rest is wasted."""
+    check = _Check(text, context)
+    return any(not getattr(check, name)().passed for name in EARLY_GUARDS)
 
 
 def check_output(text: str, context: GuardContext) -> tuple[GuardVerdict, ...]:

@@ -289,8 +289,10 @@ class LocalChatModel(BaseChatModel):
     Greedy by default (temperature 0) with a fixed seed.
 
     Call options, besides the sampling parameters (`GENERATION_PARAMETERS`): `shared_prefix`, the
-    opening of the first user message that calls share (see `reproducible`), and `max_chars`: stop
-    once the reply, its whitespace runs collapsed, is longer, with finish reason "length".
+    opening of the first user message that calls share (see `reproducible`); `max_chars`: stop once
+    the reply, its whitespace runs collapsed, is longer, with finish reason "length"; `stop_when`: a
+    function called with the reply so far after each piece, which stops generation by returning True,
+    with finish reason "interrupted".
     """
 
     model_path: str = Field(default_factory=lambda: str(default_model_path()))
@@ -478,8 +480,7 @@ class LocalChatModel(BaseChatModel):
             )
             first_token_at: float | None = None
             finish_reason = None
-            pieces = []
-            max_chars, written = kwargs.get("max_chars"), 0
+            max_chars, stop_when, text = kwargs.get("max_chars"), kwargs.get("stop_when"), ""
             for part in cast("Iterator[dict[str, Any]]", stream):
                 choice = part["choices"][0]
                 finish_reason = choice.get("finish_reason") or finish_reason
@@ -487,20 +488,25 @@ class LocalChatModel(BaseChatModel):
                 if not piece:
                     continue
                 first_token_at = first_token_at or time.perf_counter()
-                pieces.append(piece)
                 chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
                 if run_manager is not None:
                     run_manager.on_llm_new_token(piece, chunk=chunk)
                 yield chunk
-                written += len(piece)
-                if max_chars is not None and written > max_chars and _collapsed_length(pieces) > max_chars:
+                text += piece
+                if (
+                    max_chars is not None
+                    and len(text) > max_chars
+                    and len(" ".join(text.split())) > max_chars
+                ):
                     finish_reason = "length"
-                    cast("Generator[Any, None, None]", stream).close()
-                    break
+                elif stop_when is not None and stop_when(text):
+                    finish_reason = "interrupted"
+                else:
+                    continue
+                cast("Generator[Any, None, None]", stream).close()
+                break
             ended = time.perf_counter()
-            output_tokens = len(
-                model.llama.tokenize("".join(pieces).encode("utf-8"), add_bos=False, special=False)
-            )
+            output_tokens = len(model.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
         usage = UsageMetadata(
             input_tokens=len(prompt), output_tokens=output_tokens, total_tokens=len(prompt) + output_tokens
         )
@@ -631,11 +637,6 @@ class LocalChatModel(BaseChatModel):
 GRAMMAR_STRING_MAX_CHARS = 200
 """Strings without a `maxLength` are bounded to this in the grammar, so that a greedy small model
 stuck in a repetition still closes its JSON; validation uses the caller's schema unchanged."""
-
-
-def _collapsed_length(pieces: list[str]) -> int:
-    """The length of a text made of `pieces` once its whitespace runs are collapsed to one space."""
-    return len(" ".join("".join(pieces).split()))
 
 
 def _common_prefix(first: Sequence[int], second: Sequence[int]) -> int:

@@ -58,7 +58,7 @@ def test_draft_with_the_embedded_model_then_verify(
             assert isinstance(attempt.parameters["max_tokens"], int)
             assert attempt.usage is not None
             assert (attempt.usage.input_tokens or 0) > 0
-            assert attempt.usage.finish_reason in {"stop", "length"}
+            assert attempt.usage.finish_reason in {"stop", "length", "interrupted"}
             assert attempt.output_sha256 is not None
             assert len(attempt.verdicts) >= 7
             assert attempt.accepted == all(v.passed for v in attempt.verdicts)

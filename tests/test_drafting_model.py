@@ -17,6 +17,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from courrier import Drafter, LetterRequest, TemplateLibrary
 from courrier._draft import Draft
+from courrier._drafting import LetterData, _refused_so_far
+from courrier._guards import GuardContext, check_output
 from courrier._prompts import canonical_messages, prompt_for
 from courrier._record import sha256_hex, text_sha256
 
@@ -128,6 +130,31 @@ def test_an_output_cut_off_by_the_model_limits_is_refused() -> None:
     assert attempt.usage is not None
     assert attempt.usage.finish_reason == "length"
     assert paragraph(draft, "contact")[1].origin == "model"
+
+
+def _context(template_id: str, section: str) -> GuardContext:
+    library = TemplateLibrary.default()
+    template, request = library.get(template_id), request_for(template_id)
+    letter = LetterData(template, request, template.validate_facts(request.facts))
+    vetted = next(p.text for p in Drafter(llm=None).draft(request).paragraphs if p.section == section)
+    spec = next(spec for spec in template.sections if spec.id == section)
+    return letter.guard_context(spec, vetted)
+
+
+@pytest.mark.parametrize(("section", "text"), [("explication", GOOD_EXPLANATION), ("contact", GOOD_CONTACT)])
+def test_no_beginning_of_an_accepted_output_is_stopped_early(section: str, text: str) -> None:
+    context = _context("decision-defavorable", section)
+    assert all(verdict.passed for verdict in check_output(text, context))
+    assert not any(_refused_so_far(context, text[:end]) for end in range(len(text) + 1))
+
+
+def test_generation_stops_at_the_end_of_a_sentence_the_guards_refuse() -> None:
+    context = _context("decision-defavorable", "explication")
+    invented = GOOD_EXPLANATION + " Rendez-vous le 15 janvier 2027."
+    assert not _refused_so_far(context, invented[:-1])  # the sentence is not over
+    assert not _refused_so_far(context, invented)  # nor known to be: a number may go on (« 2027.5 »)
+    assert _refused_so_far(context, invented + " Nous")
+    assert _refused_so_far(context, invented + "\n")
 
 
 def test_a_changed_amount_is_caught() -> None:

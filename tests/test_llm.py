@@ -198,6 +198,20 @@ def test_generation_stops_once_the_reply_is_longer_than_max_chars(model: LocalCh
     assert 60 < len(" ".join(reply.text.split())) < 60 + 40  # stopped at the piece that went past
 
 
+def test_a_check_on_the_reply_so_far_stops_generation(model: LocalChatModel) -> None:
+    seen: list[str] = []
+
+    def long_enough(text: str) -> bool:
+        seen.append(text)
+        return len(text) > 30
+
+    prompt = "Liste les nombres de 1 à 200 séparés par des virgules."
+    reply = model.invoke(prompt, max_tokens=300, stop_when=long_enough)
+    assert reply.response_metadata["finish_reason"] == "interrupted"
+    assert reply.text == seen[-1]
+    assert len(seen[-2]) <= 30 < len(reply.text)
+
+
 def test_prompt_lookup_decoding_is_opt_in(model: LocalChatModel) -> None:
     assert model.prompt_lookup == 0
     assert model._model.llama.draft_model is None
