@@ -9,8 +9,8 @@ Prints, on one core:
 (f) the examples of (b) again with prompt-lookup decoding: generation speed, outputs unchanged or not;
 (d) the batch of (c) written by hand with langchain_community's ChatLlamaCpp (benchmarks/baseline.py),
     and how much faster courrier is.
-Run: `make bench`, or `python benchmarks/drafting.py` (`--no-model` for part a only). Figures, not
-pass/fail.
+Run: `make bench`, or `python benchmarks/drafting.py` (`--no-model` for part a only, `--no-baseline`
+without f and d). Figures, not pass/fail.
 """
 
 from __future__ import annotations
@@ -202,6 +202,7 @@ def main() -> None:
     parser.add_argument("--no-model", action="store_true", help="seulement la mesure sans modèle")
     parser.add_argument("--letters", type=int, default=20, help="courriers du lot (c) et (d)")
     parser.add_argument("--prompt-lookup", type=int, default=10, help="jetons proposés par pas en (f)")
+    parser.add_argument("--no-baseline", action="store_true", help="sans les parties (f) et (d)")
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
     template_only(args.seconds)
@@ -210,6 +211,8 @@ def main() -> None:
     plain = with_model()
     courrier = batch(args.letters)
     peak_memory()  # before (f) and (d), which load the model again
+    if args.no_baseline:
+        return
     prompt_lookup(args.prompt_lookup, plain)
     baseline(args.letters, courrier)
 

@@ -79,7 +79,7 @@ def threads_under_load(max_tokens: int) -> None:
                     spinner.join()
             usage, seconds = reply.usage_metadata, reply.response_metadata["generation_seconds"]
             assert usage is not None
-            rates.append(usage["output_tokens"] / seconds)
+            rates.append(usage["output_tokens"] / seconds if seconds else 0.0)
         print(f"{threads:>3} thread(s): " + " / ".join(f"{rate:6.1f}" for rate in rates))
 
 

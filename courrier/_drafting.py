@@ -158,9 +158,8 @@ class Drafter:
     ) -> RenderedPrompt:
         """The prompt for one model-written section: the letter's data, the section's instructions,
         bounds and vetted text, and the outputs already refused with the reasons why."""
-        assert spec.instructions is not None
-        assert spec.min_chars is not None
-        assert spec.max_chars is not None
+        if spec.instructions is None or spec.min_chars is None or spec.max_chars is None:
+            raise UserError(f"la section {spec.id} est verrouillée : le modèle ne l'écrit pas")
         return self.prompt.render(
             mode=_model_mode(spec),
             section=spec.id,
@@ -203,15 +202,15 @@ class Drafter:
             raw = reply.text
             checked = clean_output(raw)
             text = " ".join(checked.split())
-            finish_reason = reply.response_metadata.get("finish_reason")
-            verdicts = check_output(checked, replace(context, finish_reason=finish_reason))
+            usage = _usage(reply)
+            verdicts = check_output(checked, replace(context, finish_reason=usage.finish_reason))
             accepted = all(verdict.passed for verdict in verdicts)
             attempts.append(
                 AttemptRecord(
                     number=number,
                     prompt=prompt_record,
                     parameters=_parameters(llm, reply.response_metadata),
-                    usage=_usage(reply),
+                    usage=usage,
                     reproducible=reply.response_metadata.get("reproducible") is True,
                     output_sha256=text_sha256(raw),
                     text_sha256=text_sha256(text),
@@ -373,13 +372,14 @@ def _parameters(llm: BaseChatModel, metadata: Mapping[str, Any]) -> dict[str, Js
 
 def _local_options(llm: BaseChatModel, context: GuardContext, shared_prefix: str) -> dict[str, Any]:
     """For the local model: a token budget that fits the section; a length past which generation
-    stops, since the length guard would refuse the text (`clean_output` may take two quotes off it);
+    stops, since the length guard would refuse the text (`clean_output` may take « and » and the
+    spaces inside them off it);
     a check that stops a text the guards already refuse; and the prompt prefix that every section of
     the letter shares, evaluated once along a fixed path."""
     if isinstance(llm, LocalChatModel):
         return {
             "max_tokens": token_budget(llm, context.max_chars),
-            "max_chars": context.max_chars + 2,
+            "max_chars": context.max_chars + 4,
             "stop_when": partial(_refused_so_far, context),
             "shared_prefix": shared_prefix,
         }
@@ -392,15 +392,35 @@ def token_budget(llm: LocalChatModel, max_chars: int) -> int:
     return min(llm.max_tokens, max_chars // 3 + 16)
 
 
-_BOUNDARY = re.compile(r"[.!?…](?=\s)|\n")
-"""Where a sentence or a line ends: what comes after cannot change how the guards read what is before."""
+_SENTENCE_END = re.compile(
+    r"(?:\w{4}|\d)[.!?…](?=\s+[«\"A-ZÀ-ÖØ-Þ])"  # « … 2027. Nous », not « sept. 2026 » nor « M. Morvan »
+    r"|[.!?…:;)»\"](?=[ \t]*\n\s*[^\d\s])"  # a line ended by punctuation, not « 1\n234 »
+    r"|[^\W\d](?=[ \t]*\n[ \t]*[{\[<#*|>-])"  # a word, then a line of markup: « DONNEES\n{ »
+)
+"""The end of a sentence, where no item the guards read can go on: a word of four letters or more or a
+number, a full stop, a space and a capital that opens the next sentence; a punctuation mark, a
+closing bracket or quote that ends a line, the next one not opening with a digit; or a word that ends
+a line, the next one opening with markup."""
 
 
 def _refused_so_far(context: GuardContext, text: str) -> bool:
-    """While an output is generated: whether `EARLY_GUARDS` refuse it up to the last end of a sentence
-    or a line that its last pieces wrote (the window spans a few pieces)."""
-    boundaries = list(_BOUNDARY.finditer(text, max(0, len(text) - 12)))
-    return bool(boundaries) and refused_early(clean_output(text[: boundaries[-1].end()]), context)
+    """While an output is generated: whether `EARLY_GUARDS` refuse it up to the last sentence end that
+    its last pieces wrote (the window spans a few pieces). The lines are stripped as `clean_output`
+    does, but quotes are kept: the whole text may not be quoted."""
+    ends = list(_SENTENCE_END.finditer(text, max(0, len(text) - 16)))
+    if not ends:
+        return False
+    lines = text[: ends[-1].end()].splitlines()
+    return refused_early("\n".join(line.strip() for line in lines if line.strip()), context)
+
+
+def _finish_reason(metadata: Mapping[str, Any]) -> str | None:
+    """Why a chat model stopped, in lower case, whatever key its integration uses."""
+    reason = next((metadata[key] for key in _FINISH_KEYS if metadata.get(key)), None)
+    return str(reason).casefold() if reason is not None else None
+
+
+_FINISH_KEYS = ("finish_reason", "stop_reason", "done_reason")
 
 
 def _usage(reply: BaseMessage) -> Usage:
@@ -411,7 +431,7 @@ def _usage(reply: BaseMessage) -> Usage:
         evaluated_input_tokens=metadata.get("prompt_tokens_evaluated"),
         prefix_stages=tuple(metadata.get("prefix_stages") or ()),
         output_tokens=usage.get("output_tokens"),
-        finish_reason=metadata.get("finish_reason"),
+        finish_reason=_finish_reason(metadata),
         prompt_seconds=metadata.get("prompt_seconds"),
         generation_seconds=metadata.get("generation_seconds"),
     )

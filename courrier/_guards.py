@@ -74,8 +74,9 @@ EARLY_GUARDS: tuple[GuardName, ...] = ("artefacts", "invented_items", "no_new_co
 """The guards whose refusal of the first sentences of a text stands whatever follows: what they find
 there is still in the whole text. `refused_early` runs them while the text is being generated."""
 
-CUT_OFF = frozenset({"length", "interrupted"})
-"""Finish reasons of a text the model did not end: its token budget, or a check while generating."""
+CUT_OFF = frozenset({"length", "max_tokens", "interrupted"})
+"""Finish reasons of a text the model did not end: its token budget (as OpenAI, llama.cpp, Ollama or
+Anthropic and Gemini name it), or a stop while it was generating (length bound, check, timeout)."""
 
 _MAX_ITEMS = 10
 _COPY_RUN = 8

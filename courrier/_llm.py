@@ -292,7 +292,7 @@ class LocalChatModel(BaseChatModel):
     opening of the first user message that calls share (see `reproducible`); `max_chars`: stop once
     the reply, its whitespace runs collapsed, is longer, with finish reason "length"; `stop_when`: a
     function called with the reply so far after each piece, which stops generation by returning True,
-    with finish reason "interrupted".
+    with finish reason "interrupted" (as when `timeout` stops it).
     """
 
     model_path: str = Field(default_factory=lambda: str(default_model_path()))
@@ -506,6 +506,8 @@ class LocalChatModel(BaseChatModel):
                 cast("Generator[Any, None, None]", stream).close()
                 break
             ended = time.perf_counter()
+            if deadline is not None and ended > deadline and finish_reason == "stop":
+                finish_reason = "interrupted"  # llama.cpp reports a stopping criterion as "stop"
             output_tokens = len(model.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
         usage = UsageMetadata(
             input_tokens=len(prompt), output_tokens=output_tokens, total_tokens=len(prompt) + output_tokens

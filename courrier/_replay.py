@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ._draft import Draft
 from ._drafting import Drafter
@@ -81,5 +82,7 @@ def model_for_replay(draft: Draft, model_path: str | None) -> LocalChatModel:
         for name in GENERATION_PARAMETERS
         if name != "max_tokens" and first is not None and name in first.parameters  # set per section
     }
-    settings = {name: record.model.settings[name] for name in LOAD_SETTINGS if name in record.model.settings}
+    recorded = record.model.settings
+    settings: dict[str, Any] = {"prompt_lookup": 0}  # off in records made before it was a setting
+    settings.update({name: recorded[name] for name in LOAD_SETTINGS if name in recorded})
     return LocalChatModel(**({"model_path": model_path} if model_path else {}), **settings, **sampling)

@@ -17,7 +17,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from courrier import Drafter, LetterRequest, TemplateLibrary
 from courrier._draft import Draft
-from courrier._drafting import LetterData, _refused_so_far
+from courrier._drafting import _SENTENCE_END, LetterData, _refused_so_far
 from courrier._guards import GuardContext, check_output
 from courrier._prompts import canonical_messages, prompt_for
 from courrier._record import sha256_hex, text_sha256
@@ -119,8 +119,18 @@ def test_a_rejected_output_falls_back_to_the_vetted_text(bad: str, guard: str) -
     assert guard in entry.fallback_reason
 
 
-def test_an_output_cut_off_by_the_model_limits_is_refused() -> None:
-    cut = AIMessage(content=GOOD_EXPLANATION, response_metadata={"finish_reason": "length"})
+@pytest.mark.parametrize(
+    ("metadata", "reason"),
+    [
+        ({"finish_reason": "length"}, "length"),
+        ({"finish_reason": "interrupted"}, "interrupted"),
+        ({"stop_reason": "max_tokens"}, "max_tokens"),  # as Anthropic's integration reports it
+        ({"finish_reason": "MAX_TOKENS"}, "max_tokens"),  # as Gemini's does
+        ({"done_reason": "length"}, "length"),  # as Ollama's does
+    ],
+)
+def test_an_output_cut_off_by_the_model_limits_is_refused(metadata: dict[str, str], reason: str) -> None:
+    cut = AIMessage(content=GOOD_EXPLANATION, response_metadata=metadata)
     llm = GenericFakeChatModel(messages=iter([cut, AIMessage(content=GOOD_CONTACT)]))
     draft = Drafter(llm=llm, max_retries=0).draft(request_for("decision-defavorable"))
     _, text, entry = paragraph(draft, "explication")
@@ -128,7 +138,7 @@ def test_an_output_cut_off_by_the_model_limits_is_refused() -> None:
     (attempt,) = entry.attempts
     assert [v.guard for v in attempt.verdicts if not v.passed] == ["complete"]
     assert attempt.usage is not None
-    assert attempt.usage.finish_reason == "length"
+    assert attempt.usage.finish_reason == reason
     assert paragraph(draft, "contact")[1].origin == "model"
 
 
@@ -154,7 +164,30 @@ def test_generation_stops_at_the_end_of_a_sentence_the_guards_refuse() -> None:
     assert not _refused_so_far(context, invented[:-1])  # the sentence is not over
     assert not _refused_so_far(context, invented)  # nor known to be: a number may go on (« 2027.5 »)
     assert _refused_so_far(context, invented + " Nous")
-    assert _refused_so_far(context, invented + "\n")
+    assert _refused_so_far(context, invented + "\nNous")
+    assert _refused_so_far(context, "DONNÉES DU COURRIER :\n<<<")
+    assert _refused_so_far(context, "DONNEES DU COURRIER (des données)\n\nDONNEES")
+    assert _refused_so_far(context, 'DONNEES\n{\n "courrier"')
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Reçue en sept. 2026, votre demande",
+        "Reçue en Nov. 2026, votre demande",
+        "M. Morvan a écrit",
+        "cf. Article 4",
+        "Appelez le 01 23\n45 67 89",
+        "Un montant de 1\n234 euros",
+        "Le 15\nseptembre 2026",
+        "Les frais sont de 7.48 euros",
+        "Reçue en sept.\n2026, votre demande",
+        "Un montant de 150\n€",
+        "Le lundi\nprochain",
+    ],
+)
+def test_no_sentence_ends_inside_an_item(text: str) -> None:
+    assert _SENTENCE_END.search(text) is None
 
 
 def test_a_changed_amount_is_caught() -> None:
