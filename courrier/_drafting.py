@@ -373,9 +373,8 @@ def _parameters(llm: BaseChatModel, metadata: Mapping[str, Any]) -> dict[str, Js
 def _local_options(llm: BaseChatModel, context: GuardContext, shared_prefix: str) -> dict[str, Any]:
     """For the local model: a token budget that fits the section; a length past which generation
     stops, since the length guard would refuse the text (`clean_output` may take « and » and the
-    spaces inside them off it);
-    a check that stops a text the guards already refuse; and the prompt prefix that every section of
-    the letter shares, evaluated once along a fixed path."""
+    spaces inside them off it); a check that stops a text the guards already refuse; and the prompt
+    prefix that every section of the letter shares, evaluated once along a fixed path."""
     if isinstance(llm, LocalChatModel):
         return {
             "max_tokens": token_budget(llm, context.max_chars),

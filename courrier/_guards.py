@@ -791,7 +791,7 @@ class _Check:
 
     def complete(self) -> GuardVerdict:
         if self.context.finish_reason in CUT_OFF:
-            return _fail("complete", "texte interrompu par la limite de jetons ou de longueur")
+            return _fail("complete", f"texte interrompu avant sa fin ({self.context.finish_reason})")
         return GuardVerdict(guard="complete", passed=True)
 
     def french(self) -> GuardVerdict:
