@@ -106,6 +106,16 @@ class GuardContext:
     finish_reason: str | None = None
     """Why the model stopped, as it reported it (`CUT_OFF` for a text it did not end)."""
 
+    @cached_property
+    def folded_vetted(self) -> _Folded:
+        return _Folded(self.vetted_text)
+
+    @cached_property
+    def folded_sources(self) -> tuple[_Folded, ...]:
+        """The vetted text and the trusted sources, folded once for every output checked against
+        them (the checks made while a section is generated share one context)."""
+        return (self.folded_vetted, *map(_Folded, self.trusted_sources))
+
 
 _FOREIGN_DIGIT = re.compile(r"[^\D0-9]")
 
@@ -775,11 +785,8 @@ class _Check:
         self.raw = text
         self.context = context
         self.output = _Folded(text)
-        self.vetted = _Folded(context.vetted_text)
-
-    @cached_property
-    def sources(self) -> tuple[_Folded, ...]:
-        return (self.vetted, *map(_Folded, self.context.trusted_sources))
+        self.vetted = context.folded_vetted
+        self.sources = context.folded_sources
 
     def length(self) -> GuardVerdict:
         size, low, high = len(self.raw), self.context.min_chars, self.context.max_chars
