@@ -31,14 +31,16 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
+from courrier._drafting import token_budget
 from langchain_community.chat_models import ChatLlamaCpp
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from courrier import Drafter, LetterRequest, LocalChatModel, ModelCache, Template, TemplateLibrary
-from courrier._drafting import LetterData, token_budget
-from courrier._llm import GENERATION_PARAMETERS
-from courrier._manifest import SectionSpec
+from courrier import Drafter, LetterRequest, LocalChatModel, Template, TemplateLibrary
+from courrier.drafting import LetterData
+from courrier.model import ModelCache
+from courrier.port import GENERATION_PARAMETERS
+from courrier.rendering import SectionSpec
 
 TEMPLATE = "reponse-reclamation"
 REQUEST = Path(__file__).resolve().parent.parent / "examples" / "requests" / f"{TEMPLATE}.json"

@@ -27,7 +27,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from courrier import Draft, Drafter, LetterRequest, TemplateLibrary
-from courrier._french import FILTERS
+from courrier.french import FILTERS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples" / "requests").glob("*.json"))

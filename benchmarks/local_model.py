@@ -17,7 +17,8 @@ import time
 
 from llama_cpp import Llama
 
-from courrier import LocalChatModel, default_model_path
+from courrier import LocalChatModel
+from courrier.model import default_model_path
 
 PROMPTS = [
     "Reformule en langage clair : votre demande est en cours d'examen par nos services.",

@@ -1,11 +1,27 @@
 """courrier: French administrative letters from vetted templates, with a traceable local model.
 
-The public API is what `__all__` lists; every other module is private.
+The top level holds the nouns a user builds and every exception; the rest lives in public
+submodules: `courrier.record` (the provenance record and its hash contract), `courrier.errors`,
+`courrier.port` (what the drafter asks of a chat model), `courrier.model`, `courrier.rendering`,
+`courrier.guards`, `courrier.drafting`, `courrier.outputs`, `courrier.signing`, `courrier.journal`,
+`courrier.french`, `courrier.lint` and `courrier.testing`. Every other module is private.
+
+`import courrier` loads neither LangChain nor llama.cpp: `LocalChatModel` is imported on first use.
 """
 
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import TYPE_CHECKING, Any
+
 from ._draft import Draft, Paragraph
-from ._drafting import Disclosure, Drafter
-from ._errors import (
+from ._exports import publish
+from ._request import Contact, LetterRequest, Recipient, References, Sender, Signatory
+from ._verify import Verification, verify
+from ._version import __version__
+from .drafting import Drafter, Style
+from .errors import (
     ContextOverflow,
     CourrierError,
     FieldProblem,
@@ -15,121 +31,120 @@ from ._errors import (
     InvalidRequest,
     JournalError,
     LibraryNotFound,
+    MissingDependency,
     MissingMention,
     ModelError,
     ModelLoadError,
+    OutputError,
     RenderLimitExceeded,
     TemplateDefect,
     TemplateError,
     TemplateNotFound,
     UnknownSection,
+    UnreadableFile,
     UserError,
     VerificationError,
 )
-from ._export import FORMATS
-from ._export import document as export_document
-from ._french import civilite, date_longue, montant, nombre
-from ._guards import GuardVerdict
-from ._journal import Journal, JournalEvent, default_journal_path
-from ._lint import LintProblem, lint
-from ._llm import LocalChatModel, ModelCache, ModelFingerprint, default_model_path
-from ._models import (
-    Contact,
-    LetterRequest,
-    Recipient,
-    References,
-    Sender,
-    Signatory,
-    TemplateRef,
-)
-from ._prompts import Style
-from ._prov import to_prov_json
-from ._record import (
-    ApprovalRecord,
-    AttemptRecord,
-    EditRecord,
-    Integrity,
-    ModelRecord,
-    ParagraphRecord,
-    PromptRecord,
-    ProvenanceRecord,
-    Signature,
-    Usage,
-    canonical_json,
-)
-from ._signing import generate_key_pair, load_private_key, load_public_key, sign_draft, to_in_toto_statement
-from ._templates import Template, TemplateLibrary
-from ._verify import Verification, verify
-from ._version import __version__
+from .journal import Journal
+from .outputs import FORMATS
+from .outputs import document as export_document
+from .record import Disclosure
+from .rendering import Template, TemplateLibrary
 
-__all__ = [
-    "FORMATS",
-    "ApprovalRecord",
-    "AttemptRecord",
+if TYPE_CHECKING:
+    from .model import LocalChatModel
+
+__all__ = [  # noqa: RUF022 - grouped by use, sorted within each group
+    # drafting a letter
     "Contact",
+    "Disclosure",
+    "Drafter",
+    "LetterRequest",
+    "LocalChatModel",
+    "Recipient",
+    "References",
+    "Sender",
+    "Signatory",
+    "Style",
+    "Template",
+    "TemplateLibrary",
+    # the draft, and what is done with it
+    "FORMATS",
+    "Draft",
+    "Journal",
+    "Paragraph",
+    "Verification",
+    "export_document",
+    "verify",
+    # errors (home: courrier.errors)
     "ContextOverflow",
     "CourrierError",
-    "Disclosure",
-    "Draft",
-    "Drafter",
-    "EditRecord",
     "FieldProblem",
-    "GuardVerdict",
-    "Integrity",
     "IntegrityProblem",
     "InvalidDraft",
     "InvalidInput",
     "InvalidRequest",
-    "Journal",
     "JournalError",
-    "JournalEvent",
-    "LetterRequest",
     "LibraryNotFound",
-    "LintProblem",
-    "LocalChatModel",
+    "MissingDependency",
     "MissingMention",
-    "ModelCache",
     "ModelError",
-    "ModelFingerprint",
     "ModelLoadError",
-    "ModelRecord",
-    "Paragraph",
-    "ParagraphRecord",
-    "PromptRecord",
-    "ProvenanceRecord",
-    "Recipient",
-    "References",
+    "OutputError",
     "RenderLimitExceeded",
-    "Sender",
-    "Signatory",
-    "Signature",
-    "Style",
-    "Template",
     "TemplateDefect",
     "TemplateError",
-    "TemplateLibrary",
     "TemplateNotFound",
-    "TemplateRef",
     "UnknownSection",
-    "Usage",
+    "UnreadableFile",
     "UserError",
-    "Verification",
     "VerificationError",
     "__version__",
-    "canonical_json",
-    "civilite",
-    "date_longue",
-    "default_journal_path",
-    "default_model_path",
-    "export_document",
-    "generate_key_pair",
-    "lint",
-    "load_private_key",
-    "load_public_key",
-    "montant",
-    "nombre",
-    "sign_draft",
-    "to_in_toto_statement",
-    "to_prov_json",
-    "verify",
 ]
+
+publish(__name__, globals(), [name for name in __all__ if name in globals()])
+
+_MOVED = {
+    **dict.fromkeys(
+        (
+            "ApprovalRecord",
+            "AttemptRecord",
+            "EditRecord",
+            "GuardVerdict",
+            "Integrity",
+            "ModelFingerprint",
+            "ModelRecord",
+            "ParagraphRecord",
+            "PromptRecord",
+            "ProvenanceRecord",
+            "Signature",
+            "TemplateRef",
+            "Usage",
+            "canonical_json",
+        ),
+        "courrier.record",
+    ),
+    **dict.fromkeys(("civilite", "date_longue", "montant", "nombre"), "courrier.french"),
+    **dict.fromkeys(("JournalEvent", "default_journal_path"), "courrier.journal"),
+    **dict.fromkeys(("LintProblem", "lint"), "courrier.lint"),
+    **dict.fromkeys(("ModelCache", "default_model_path"), "courrier.model"),
+    **dict.fromkeys(("to_in_toto_statement", "to_prov_json"), "courrier.outputs"),
+    **dict.fromkeys(
+        ("generate_key_pair", "load_private_key", "load_public_key", "sign_draft"), "courrier.signing"
+    ),
+}
+"""Names of the top level until 0.1.0, now in public submodules: still found here, with a warning,
+until the next release."""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LocalChatModel":  # LangChain and llama.cpp load with it, not with courrier
+        return importlib.import_module("courrier.model").LocalChatModel
+    if name in _MOVED:
+        warnings.warn(
+            f"courrier.{name} est déplacé : importez-le depuis {_MOVED[name]}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'courrier' has no attribute {name!r}")

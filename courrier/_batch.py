@@ -9,16 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError
-
 from ._draft import Draft
-from ._drafting import Drafter
-from ._errors import CourrierError, InvalidRequest, UserError
-from ._export import SUFFIXES, Format, document
 from ._files import write_atomically
-from ._journal import Journal
-from ._models import LetterRequest
-from ._validation import problems_from
+from ._request import LetterRequest
+from .drafting import Drafter
+from .errors import CourrierError, OutputError, UnreadableFile
+from .journal import Journal
+from .outputs import SUFFIXES, Format, document
 
 __all__ = ["BatchItem", "draft_batch"]
 
@@ -54,7 +51,7 @@ def draft_batch(
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UserError(f"dossier de sortie inutilisable : {out_dir} ({error.strerror or error})") from error
+        raise OutputError(out_dir, f"dossier de sortie inutilisable ({error.strerror or error})") from error
     on_item(0, len(lines), None)
     seen: Counter[str] = Counter()
     items = []
@@ -89,7 +86,7 @@ def _draft_line(
             draft = Draft.from_json(draft_path.read_bytes(), source=str(draft_path))
             write_atomically(letter_path, document(draft, format))
         return BatchItem(number, name, "done")
-    draft = drafter.draft(_request(raw))
+    draft = drafter.draft(LetterRequest.from_json(raw))
     if letter_path is not None:
         write_atomically(letter_path, document(draft, format))
     if journal is not None:
@@ -103,12 +100,5 @@ def _lines(path: Path) -> list[tuple[int, bytes]]:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise UserError(f"lecture impossible de {path} : {error.strerror or error}") from error
+        raise UnreadableFile.of(path, error) from error
     return [(number, line.strip()) for number, line in enumerate(data.splitlines(), start=1) if line.strip()]
-
-
-def _request(raw: bytes) -> LetterRequest:
-    try:
-        return LetterRequest.model_validate_json(raw)
-    except ValidationError as error:
-        raise InvalidRequest(problems_from(error)) from error

@@ -7,29 +7,25 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import get_args
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, get_args
 
 from ._batch import BatchItem, draft_batch
 from ._draft import Draft
-from ._drafting import Drafter
-from ._errors import CourrierError, InvalidDraft, InvalidInput, InvalidRequest, UserError, VerificationError
-from ._export import BINARY_FORMATS, FORMATS, Format, document, format_for
 from ._files import write_atomically
-from ._journal import Journal, default_journal_path
-from ._lint import lint
-from ._llm import LocalChatModel
-from ._models import LetterRequest
-from ._prompts import STYLES
-from ._prov import to_prov_json
-from ._record import Disclosure
-from ._replay import model_for_replay, replay
-from ._signing import generate_key_pair, load_private_key, load_public_key, sign_draft
-from ._templates import TemplateLibrary, shipped_templates_dir, template_dirs
-from ._validation import problems_from
+from ._request import LetterRequest
 from ._verify import verify
 from ._version import __version__
+from .drafting import STYLES, Drafter
+from .errors import CourrierError, UnreadableFile, UserError, VerificationError
+from .journal import Journal, default_journal_path
+from .lint import lint
+from .outputs import BINARY_FORMATS, FORMATS, Format, document, format_for, to_prov_json
+from .record import Disclosure
+from .rendering import TemplateLibrary, shipped_templates_dir, template_dirs
+from .signing import generate_key_pair, load_private_key, load_public_key, sign_draft
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["main"]
 
@@ -54,9 +50,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except UserError as error:
-        where = getattr(args, "request", None) or getattr(args, "draft", None)
-        if isinstance(error, InvalidInput) and error.source is None and where is not None:
-            error = type(error)(error.problems, source=str(where))
         return _fail(str(error), EXIT_BAD_INPUT)
     except CourrierError as error:
         return _fail(str(error), EXIT_DEFECT)
@@ -200,14 +193,19 @@ def _drafter(args: argparse.Namespace) -> Drafter:
     """The drafter the options ask for; the model is loaded once, here."""
     if args.retries < 0:
         raise UserError("--retries attend un nombre positif ou nul")
-    llm = None if args.no_llm else LocalChatModel(**({"model_path": str(args.model)} if args.model else {}))
     return Drafter(
         library=_library(args),
-        llm=llm,
+        llm=None if args.no_llm else _local_model(args.model),
         style=args.style,
         max_retries=args.retries,
         disclosure=args.disclosure,
     )
+
+
+def _local_model(path: Path | None) -> BaseChatModel:
+    from .model import LocalChatModel  # LangChain and llama.cpp, loaded only to draft with the model
+
+    return LocalChatModel(**({"model_path": str(path)} if path else {}))
 
 
 def _journal_options(command: argparse.ArgumentParser) -> None:
@@ -278,6 +276,8 @@ def _show(args: argparse.Namespace) -> int:
 
 def _draft(args: argparse.Namespace) -> int:
     request = _read_request(args.request)
+    # Every fault of the request, named with its file, before the model is loaded.
+    _library(args).get(request.template).validate_facts(request.facts, source=str(args.request))
     if args.output is not None and not args.output.parent.is_dir():
         raise UserError(f"dossier de sortie introuvable : {args.output.parent}")
     _output_format(args)
@@ -396,6 +396,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from ._replay import model_for_replay, replay  # loads the local model's layer
+
     draft = _read_draft(args.draft)
     llm = model_for_replay(draft, str(args.model) if args.model else None)
     results = replay(draft, library=_library(args), llm=llm)
@@ -440,22 +442,18 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _read_draft(path: Path) -> Draft:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InvalidDraft([], source=f"{path} ({error.strerror or error})") from error
-    return Draft.from_json(data, source=str(path))
+    return Draft.from_json(_read(path), source=str(path))
 
 
 def _read_request(path: Path) -> LetterRequest:
+    return LetterRequest.from_json(_read(path), source=str(path))
+
+
+def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
-        raise InvalidRequest([], source=f"{path} ({error.strerror or error})") from error
-    try:
-        return LetterRequest.model_validate_json(data)
-    except ValidationError as error:
-        raise InvalidRequest(problems_from(error), source=str(path)) from error
+        raise UnreadableFile.of(path, error) from error
 
 
 def _lint(args: argparse.Namespace) -> int:

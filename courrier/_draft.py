@@ -12,7 +12,10 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ._errors import (
+from ._canonical import sha256_of, text_sha256
+from ._request import LetterRequest
+from ._validation import FrozenModel, Line, LongText, Text, problems_from
+from .errors import (
     IntegrityProblem,
     InvalidDraft,
     InvalidInput,
@@ -21,21 +24,20 @@ from ._errors import (
     UserError,
     VerificationError,
 )
-from ._manifest import missing_mentions
-from ._models import LetterRequest, Origin, SectionMode, TemplateRef
-from ._record import (
+from .record import (
     ApprovalRecord,
     Change,
     EditRecord,
     Integrity,
+    Origin,
     ParagraphRecord,
     ProvenanceRecord,
+    SectionMode,
     Signature,
+    TemplateRef,
+    missing_mentions,
     seal,
-    sha256_of,
-    text_sha256,
 )
-from ._validation import FrozenModel, Line, LongText, Text, problems_from
 
 __all__ = ["Draft", "Paragraph", "letter_text"]
 
@@ -107,6 +109,12 @@ class Draft(FrozenModel):
         These checks need nothing but the draft; `courrier.verify` adds those that need the library.
         """
         return tuple(_integrity_problems(self))
+
+    def require_intact(self) -> None:
+        """`VerificationError` unless the draft matches its record and seal (`integrity_problems`)."""
+        problems = self.integrity_problems()
+        if problems:
+            raise VerificationError(problems)
 
     def missing_mentions(self) -> tuple[str, ...]:
         """The labels of the template's required mentions that the letter lacks."""
@@ -200,9 +208,7 @@ class Draft(FrozenModel):
         approval: ApprovalRecord | None,
         missing: tuple[str, ...],
     ) -> Draft:
-        problems = self.integrity_problems()
-        if problems:
-            raise VerificationError(problems)
+        self.require_intact()
         record = self.provenance.model_copy(
             update={
                 "version": self.version + 1,

@@ -6,7 +6,7 @@ import os
 import uuid
 from pathlib import Path
 
-from ._errors import UserError
+from .errors import OutputError
 
 __all__ = ["write_atomically"]
 
@@ -15,7 +15,7 @@ def write_atomically(path: Path, content: bytes) -> None:
     """Write the whole file or nothing, durably: a new temporary file in the same folder (with the
     usual permissions, from the umask), synced to disk, renamed over `path`, then the folder synced.
 
-    `UserError` when the file cannot be written.
+    `OutputError` when the file cannot be written.
     """
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -34,4 +34,4 @@ def write_atomically(path: Path, content: bytes) -> None:
         finally:
             os.close(folder)
     except OSError as error:
-        raise UserError(f"écriture impossible de {path} : {error.strerror or error}") from error
+        raise OutputError(path, error.strerror or str(error)) from error

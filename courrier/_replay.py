@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._draft import Draft
-from ._drafting import Drafter
-from ._errors import UserError
-from ._llm import GENERATION_PARAMETERS, LOAD_SETTINGS, LocalChatModel
-from ._templates import TemplateLibrary
+from .drafting import Drafter
+from .errors import UserError
+from .model import LOAD_SETTINGS, LocalChatModel
+from .port import GENERATION_PARAMETERS
+from .rendering import TemplateLibrary
 
 __all__ = ["ReplayedParagraph", "model_for_replay", "replay"]
 

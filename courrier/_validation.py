@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from ._errors import FieldProblem
+from .errors import FieldProblem
 
 __all__ = ["FrozenModel", "Line", "LongText", "Text", "problems_from"]
 

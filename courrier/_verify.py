@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ._canonical import text_sha256
 from ._draft import Draft
-from ._drafting import LetterData, disclosure_index, disclosure_notice, wants_disclosure
-from ._errors import IntegrityProblem, TemplateNotFound, VerificationError
-from ._guards import check_output
-from ._record import text_sha256
-from ._signing import signature_problem
-from ._templates import TemplateLibrary
+from .drafting import LetterData
+from .errors import IntegrityProblem, TemplateNotFound, VerificationError
+from .guards import check_output
+from .rendering import TemplateLibrary, disclosure_index, disclosure_notice, wants_disclosure
+from .signing import signature_problem
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey

@@ -11,6 +11,7 @@ from langchain_core.language_models import FakeListChatModel
 
 import courrier._batch
 import courrier._cli
+import courrier.model
 from courrier import Draft, Journal, verify
 
 from .conftest import EXAMPLE_REQUESTS
@@ -86,7 +87,7 @@ def test_the_model_is_loaded_once_for_the_whole_batch(
         loads.append(settings)
         return FakeListChatModel(responses=["non"])
 
-    monkeypatch.setattr(courrier._cli, "LocalChatModel", fake_local_model)
+    monkeypatch.setattr(courrier.model, "LocalChatModel", fake_local_model)
     code, _, err = run(capsys, "batch", str(requests_file), "-o", str(tmp_path / "out"), "--no-journal")
     assert code == 1, err
     assert loads == [{}]

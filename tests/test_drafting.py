@@ -10,16 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from courrier import (
-    Draft,
-    Drafter,
-    InvalidDraft,
-    InvalidRequest,
-    LetterRequest,
-    Template,
-    TemplateLibrary,
-)
-from courrier._manifest import FieldSpec
+from courrier import Draft, Drafter, InvalidDraft, InvalidRequest, LetterRequest, Template, TemplateLibrary
+from courrier.rendering import FieldSpec
 
 from .conftest import EXAMPLE_REQUESTS
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from courrier import Draft, Drafter, LetterRequest, LocalChatModel, verify
-from courrier._llm import LOAD_SETTINGS
-from courrier._prompts import prompt_for
+from courrier.drafting import prompt_for
+from courrier.model import LOAD_SETTINGS
 
 from .conftest import EXAMPLE_REQUESTS
 from .test_cli import run

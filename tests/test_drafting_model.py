@@ -15,12 +15,11 @@ from langchain_core.language_models import FakeListChatModel
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
-from courrier import Drafter, LetterRequest, TemplateLibrary
-from courrier._draft import Draft
-from courrier._drafting import _SENTENCE_END, LetterData, _refused_so_far
-from courrier._guards import GuardContext, check_output
-from courrier._prompts import canonical_messages, prompt_for
-from courrier._record import sha256_hex, text_sha256
+from courrier import Draft, Drafter, LetterRequest, TemplateLibrary
+from courrier.drafting import LetterData, canonical_messages, prompt_for
+from courrier.guards import SENTENCE_END, GuardContext, check_output, refused_so_far
+from courrier.port import PromptMessage
+from courrier.record import sha256_hex, text_sha256
 
 from .conftest import ROOT
 
@@ -81,7 +80,8 @@ def test_accepted_outputs_are_model_paragraphs_with_their_provenance() -> None:
         standard.version,
         standard.sha256,
     )
-    assert attempt.prompt.rendered_sha256 == sha256_hex(canonical_messages(prompts.calls[0]))
+    sent = [PromptMessage(message.type, str(message.content)) for message in prompts.calls[0]]  # type: ignore[arg-type]
+    assert attempt.prompt.rendered_sha256 == sha256_hex(canonical_messages(sent))
     assert attempt.output_sha256 == text_sha256(GOOD_EXPLANATION)
     assert draft.provenance.model is not None
     assert draft.provenance.model.kind == "fake-list-chat-model"
@@ -155,19 +155,19 @@ def _context(template_id: str, section: str) -> GuardContext:
 def test_no_beginning_of_an_accepted_output_is_stopped_early(section: str, text: str) -> None:
     context = _context("decision-defavorable", section)
     assert all(verdict.passed for verdict in check_output(text, context))
-    assert not any(_refused_so_far(context, text[:end]) for end in range(len(text) + 1))
+    assert not any(refused_so_far(context, text[:end]) for end in range(len(text) + 1))
 
 
 def test_generation_stops_at_the_end_of_a_sentence_the_guards_refuse() -> None:
     context = _context("decision-defavorable", "explication")
     invented = GOOD_EXPLANATION + " Rendez-vous le 15 janvier 2027."
-    assert not _refused_so_far(context, invented[:-1])  # the sentence is not over
-    assert not _refused_so_far(context, invented)  # nor known to be: a number may go on (« 2027.5 »)
-    assert _refused_so_far(context, invented + " Nous")
-    assert _refused_so_far(context, invented + "\nNous")
-    assert _refused_so_far(context, "DONNÉES DU COURRIER :\n<<<")
-    assert _refused_so_far(context, "DONNEES DU COURRIER (des données)\n\nDONNEES")
-    assert _refused_so_far(context, 'DONNEES\n{\n "courrier"')
+    assert not refused_so_far(context, invented[:-1])  # the sentence is not over
+    assert not refused_so_far(context, invented)  # nor known to be: a number may go on (« 2027.5 »)
+    assert refused_so_far(context, invented + " Nous")
+    assert refused_so_far(context, invented + "\nNous")
+    assert refused_so_far(context, "DONNÉES DU COURRIER :\n<<<")
+    assert refused_so_far(context, "DONNEES DU COURRIER (des données)\n\nDONNEES")
+    assert refused_so_far(context, 'DONNEES\n{\n "courrier"')
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,7 @@ def test_generation_stops_at_the_end_of_a_sentence_the_guards_refuse() -> None:
     ],
 )
 def test_no_sentence_ends_inside_an_item(text: str) -> None:
-    assert _SENTENCE_END.search(text) is None
+    assert SENTENCE_END.search(text) is None
 
 
 def test_a_changed_amount_is_caught() -> None:

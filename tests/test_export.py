@@ -22,11 +22,17 @@ import odfdo
 import pytest
 from langchain_core.language_models import FakeListChatModel
 
-from courrier import Drafter, LetterRequest
-from courrier._draft import Draft, Paragraph
-from courrier._errors import UserError, VerificationError
-from courrier._export import BANNER, FORMATS, MODEL_NOTE, Format, document, format_for
-from courrier._version import __version__
+from courrier import (
+    FORMATS,
+    Draft,
+    Drafter,
+    LetterRequest,
+    Paragraph,
+    UserError,
+    VerificationError,
+    __version__,
+)
+from courrier.outputs import BANNER, MODEL_NOTE, Format, document, format_for
 
 from .conftest import EXAMPLE_REQUESTS
 from .test_drafting_model import GOOD_CONTACT, GOOD_EXPLANATION, request_for

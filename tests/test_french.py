@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from courrier import civilite, date_longue, montant, nombre
+from courrier.french import civilite, date_longue, montant, nombre
 
 MONTHS = [
     "janvier", "février", "mars", "avril", "mai", "juin",

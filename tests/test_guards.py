@@ -14,9 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from courrier import Drafter, LetterRequest, TemplateLibrary, date_longue, montant, nombre
-from courrier._guards import GUARD_NAMES, GuardContext, GuardName, GuardVerdict, check_output
-from courrier._manifest import MentionSpec
+from courrier import Drafter, LetterRequest, TemplateLibrary
+from courrier.french import date_longue, montant, nombre
+from courrier.guards import GuardContext, check_output
+from courrier.record import GUARD_NAMES, GuardName, GuardVerdict, MentionSpec
 
 from .conftest import EXAMPLE_REQUESTS
 

@@ -13,12 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from courrier._draft import Draft
-from courrier._drafting import Drafter
-from courrier._errors import JournalError
-from courrier._journal import APPLICATION_ID, Journal, JournalEvent, default_journal_path
-from courrier._models import LetterRequest
-from courrier._record import ProvenanceRecord, canonical_json, sha256_hex
+from courrier import Draft, Drafter, Journal, JournalError, LetterRequest, VerificationError
+from courrier.journal import APPLICATION_ID, JournalEvent, default_journal_path
+from courrier.record import ProvenanceRecord, canonical_json, sha256_hex
 
 from .conftest import ROOT
 
@@ -30,12 +27,10 @@ OTHER_CONTACT = "Pour toute question, appelez le service en rappelant la référ
 CHILD = """
 import sys
 from pathlib import Path
-from courrier._drafting import Drafter
-from courrier._journal import Journal
-from courrier._models import LetterRequest
+from courrier import Drafter, Journal, LetterRequest
 
 request, journal_path, versions_path = sys.argv[1:]
-draft = Drafter(llm=None).draft(LetterRequest.model_validate_json(Path(request).read_text()))
+draft = Drafter(llm=None).draft(LetterRequest.from_json(Path(request).read_text()))
 texts = ("Premier texte de contact, version paire.", "Second texte de contact, version impaire.")
 with Journal(journal_path) as journal, open(versions_path, "w", encoding="utf-8") as versions:
     for n in range(10_000):
@@ -155,9 +150,9 @@ def test_a_tampered_record_is_refused(path: Path, draft: Draft) -> None:
     )
     tampered = draft.model_copy(update={"provenance": record})
     with Journal(path) as journal:
-        with pytest.raises(JournalError, match="sceau"):
+        with pytest.raises(VerificationError, match="sceau"):
             journal.record(tampered)
-        with pytest.raises(JournalError, match="identifiant du brouillon"):
+        with pytest.raises(VerificationError, match="identifiant du brouillon"):
             journal.record(draft.model_copy(update={"id": "un-autre-brouillon"}))
         assert journal.verify() == 0
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from courrier import TemplateDefect, TemplateLibrary, lint
+from courrier import TemplateDefect, TemplateLibrary
+from courrier.lint import lint
 
 from .conftest import SHIPPED
 

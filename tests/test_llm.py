@@ -17,17 +17,10 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.tools import BaseTool, tool
 from pydantic import BaseModel, Field
 
-from courrier import (
-    ContextOverflow,
-    Drafter,
-    LocalChatModel,
-    ModelCache,
-    ModelLoadError,
-    TemplateLibrary,
-    UserError,
-    default_model_path,
-)
-from courrier._llm import _to_llama_messages, _tool_reply
+from courrier import ContextOverflow, Drafter, LocalChatModel, ModelLoadError, TemplateLibrary, UserError
+from courrier.model import ModelCache, default_model_path
+from courrier.model._tools import to_llama_messages as to_llama_messages
+from courrier.model._tools import tool_reply as tool_reply
 
 pytestmark = pytest.mark.local_model
 
@@ -306,7 +299,7 @@ def test_a_conversation_with_tool_calls_and_results(model: LocalChatModel) -> No
 
 
 def test_tool_calls_and_results_are_rendered_for_the_template() -> None:
-    rendered = _to_llama_messages(
+    rendered = to_llama_messages(
         [
             HumanMessage("Combien font 2 + 3 ?"),
             AIMessage("", tool_calls=[{"name": "add", "args": {"a": 2, "b": 3}, "id": "call_1"}]),
@@ -320,13 +313,13 @@ def test_tool_calls_and_results_are_rendered_for_the_template() -> None:
 
 
 def test_tool_output_is_parsed_into_a_call_or_an_answer() -> None:
-    call = _tool_reply('{"outil": "add", "arguments": {"a": 2, "b": 3}}', call_id="call_4")
+    call = tool_reply('{"outil": "add", "arguments": {"a": 2, "b": 3}}', call_id="call_4")
     assert call["content"] == ""
     assert [(c["name"], c["args"], c["id"]) for c in call["tool_calls"]] == [
         ("add", {"a": 2, "b": 3}, "call_4")
     ]
-    assert _tool_reply('{"reponse": "Cinq."}', call_id="call_4") == {"content": "Cinq."}
-    cut = _tool_reply('{"outil": "echo", "arguments": {"text": "bon', call_id="call_4")
+    assert tool_reply('{"reponse": "Cinq."}', call_id="call_4") == {"content": "Cinq."}
+    cut = tool_reply('{"outil": "echo", "arguments": {"text": "bon', call_id="call_4")
     assert cut["content"] == ""
     [invalid] = cut["invalid_tool_calls"]
     assert invalid["id"] == "call_4"

@@ -12,12 +12,10 @@ from langchain_core.language_models import FakeListChatModel, GenericFakeChatMod
 from langchain_core.messages import AIMessage
 from prov.model import ProvDocument
 
-from courrier._draft import Draft
-from courrier._drafting import Drafter
-from courrier._llm import ModelFingerprint
-from courrier._models import LetterRequest
-from courrier._prov import NAMESPACES, to_prov_json
-from courrier._record import ModelRecord, seal, text_sha256
+from courrier import Draft, Drafter, LetterRequest
+from courrier.outputs import to_prov_json
+from courrier.outputs.prov import NAMESPACES
+from courrier.record import ModelFingerprint, ModelRecord, seal, text_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPLANATION = (

@@ -12,20 +12,20 @@ from hypothesis import strategies as st
 from langchain_core.language_models import FakeListChatModel
 
 from courrier import (
-    ApprovalRecord,
+    Draft,
     Drafter,
     InvalidInput,
     Journal,
-    JournalError,
     LetterRequest,
+    MissingMention,
     Paragraph,
-    ParagraphRecord,
     TemplateLibrary,
+    UnknownSection,
+    UserError,
+    VerificationError,
+    verify,
 )
-from courrier._draft import Draft
-from courrier._errors import MissingMention, UnknownSection, UserError, VerificationError
-from courrier._record import canonical_json, seal, sha256_of, text_sha256
-from courrier._verify import verify
+from courrier.record import ApprovalRecord, ParagraphRecord, canonical_json, seal, sha256_of, text_sha256
 
 from .test_drafting_model import GOOD_CONTACT, GOOD_EXPLANATION, request_for
 
@@ -277,7 +277,7 @@ def test_a_tampered_draft_cannot_be_edited_approved_or_journaled(draft: Draft, t
         tampered.approve(by="Yannick Le Goff", qualite="Premier adjoint au maire")
     with pytest.raises(VerificationError):
         tampered.edit("contact", NEW_CONTACT, author="A")
-    with Journal(tmp_path / "journal.sqlite3") as journal, pytest.raises(JournalError):
+    with Journal(tmp_path / "journal.sqlite3") as journal, pytest.raises(VerificationError):
         journal.record(tampered)
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from courrier import Drafter, LetterRequest, LocalChatModel, TemplateLibrary, UserError
-from courrier._draft import Draft
-from courrier._record import seal
+from courrier import Draft, Drafter, LetterRequest, LocalChatModel, TemplateLibrary, UserError
 from courrier._replay import model_for_replay, replay
+from courrier.record import seal
 
 from .conftest import EXAMPLE_REQUESTS, ROOT
 from .test_drafting_model import request_for

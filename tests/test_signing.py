@@ -21,14 +21,11 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from courrier._draft import Draft
-from courrier._drafting import Drafter
-from courrier._errors import UserError
-from courrier._models import LetterRequest
-from courrier._record import canonical_json
-from courrier._signing import (
+from courrier import Draft, Drafter, LetterRequest, UserError, VerificationError
+from courrier.outputs import PREDICATE_TYPE, to_in_toto_statement
+from courrier.record import canonical_json
+from courrier.signing import (
     PAYLOAD_TYPE,
-    PREDICATE_TYPE,
     generate_key_pair,
     key_id,
     load_private_key,
@@ -36,7 +33,6 @@ from courrier._signing import (
     pae,
     sign_draft,
     signature_problem,
-    to_in_toto_statement,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,7 +115,7 @@ def test_an_unsigned_draft_has_no_signature(draft: Draft, key: Ed25519PrivateKey
 
 def test_signing_refuses_a_record_that_does_not_match_its_seal(draft: Draft, key: Ed25519PrivateKey) -> None:
     record = draft.provenance.model_copy(update={"organisation": "Mairie de Port-Aurore"})
-    with pytest.raises(UserError, match="ne correspond plus"):
+    with pytest.raises(VerificationError, match="sceau"):
         sign_draft(draft.model_copy(update={"provenance": record}), key)
 
 

@@ -16,7 +16,7 @@ from courrier import (
     TemplateLibrary,
     TemplateNotFound,
 )
-from courrier._manifest import missing_mentions
+from courrier.record import missing_mentions
 
 KINDS = {
     "accuse_reception",

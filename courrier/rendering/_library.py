@@ -15,7 +15,10 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
-from ._errors import (
+from .._canonical import sha256_hex
+from .._request import LetterRequest
+from .._validation import problems_from
+from ..errors import (
     FieldProblem,
     InvalidRequest,
     LibraryNotFound,
@@ -23,7 +26,8 @@ from ._errors import (
     TemplateDefect,
     TemplateNotFound,
 )
-from ._french import FILTERS
+from ..french import FILTERS
+from ..record import SectionMode
 from ._manifest import (
     BODY_SLOT,
     DISCLOSURE_FILE,
@@ -37,9 +41,6 @@ from ._manifest import (
     SectionSpec,
     build_facts_model,
 )
-from ._models import LetterRequest, SectionMode
-from ._record import sha256_hex
-from ._validation import problems_from
 
 __all__ = [
     "MAX_LETTER_CHARS",
@@ -59,7 +60,7 @@ MANIFEST_FILE = "template.toml"
 
 def shipped_templates_dir() -> Path:
     """Where the vetted templates shipped with courrier live: in the wheel, or in a source checkout."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     installed = package / "templates"
     return installed if installed.is_dir() else package.parent / "templates"
 
@@ -177,12 +178,13 @@ class Template:
         """The JSON Schema of this template's facts."""
         return self.facts_model.model_json_schema()
 
-    def validate_facts(self, facts: Mapping[str, Any]) -> BaseModel:
-        """Validate facts against the field schema; `InvalidRequest` names each field at fault."""
+    def validate_facts(self, facts: Mapping[str, Any], *, source: str | None = None) -> BaseModel:
+        """Validate facts against the field schema; `InvalidRequest` names each field at fault, and
+        `source`, the file the facts came from."""
         try:
             validated = self.facts_model.model_validate(dict(facts))
         except ValidationError as error:
-            raise InvalidRequest(problems_from(error, prefix="facts")) from error
+            raise InvalidRequest(problems_from(error, prefix="facts"), source=source) from error
         problems = [
             FieldProblem(
                 f"facts.{spec.name}", f"obligatoire quand {other} vaut {getattr(validated, other)!r}"
@@ -192,7 +194,7 @@ class Template:
             if getattr(validated, spec.name) is None and getattr(validated, other) in values
         ]
         if problems:
-            raise InvalidRequest(problems)
+            raise InvalidRequest(problems, source=source)
         return validated
 
     @staticmethod

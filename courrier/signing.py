@@ -13,18 +13,18 @@ import binascii
 import importlib.util
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._canonical import canonical_json, sha256_hex
 from ._draft import Draft
-from ._errors import UserError
-from ._record import Signature, canonical_json, sha256_hex, text_sha256
+from .errors import MissingDependency, OutputError, UnreadableFile, UserError
+from .record import Signature
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 __all__ = [
     "PAYLOAD_TYPE",
-    "PREDICATE_TYPE",
     "generate_key_pair",
     "key_id",
     "load_private_key",
@@ -32,14 +32,10 @@ __all__ = [
     "pae",
     "sign_draft",
     "signature_problem",
-    "to_in_toto_statement",
 ]
 
 PAYLOAD_TYPE = "application/vnd.courrier.provenance+json"
 """The DSSE payload type of a signed provenance record."""
-
-PREDICATE_TYPE = "https://courrier.invalid/provenance/v1"
-"""The in-toto predicate type of a courrier provenance record."""
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -59,17 +55,14 @@ def key_id(public_key: Ed25519PublicKey) -> str:
 def sign_draft(draft: Draft, private_key: Ed25519PrivateKey) -> Draft:
     """A copy of `draft` carrying an ed25519 signature over its provenance record.
 
-    Refuses a draft whose seal does not match its record: sign only what verifies.
+    `VerificationError` for a draft whose seal does not match its record: sign only what verifies.
     """
     _require_cryptography()
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     if not isinstance(private_key, Ed25519PrivateKey):
         raise UserError("signature impossible : la clé privée n'est pas une clé ed25519")
-    if draft.integrity_problems():
-        raise UserError(
-            "signature refusée : le brouillon ne correspond plus à son registre (courrier verify)"
-        )
+    draft.require_intact()
     signature = private_key.sign(pae(PAYLOAD_TYPE, canonical_json(draft.provenance)))
     return draft.model_copy(
         update={
@@ -113,7 +106,7 @@ def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    data = _read(path, "clé privée")
+    data = _read(path)
     try:
         key = load_pem_private_key(data, password=None)
     except TypeError as error:
@@ -132,7 +125,7 @@ def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    data = _read(path, "clé publique")
+    data = _read(path)
     try:
         key = load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as error:
@@ -173,33 +166,16 @@ def generate_key_pair(private_path: str | os.PathLike[str], public_path: str | o
         raise
 
 
-def to_in_toto_statement(draft: Draft) -> dict[str, Any]:
-    """An in-toto Statement v1 whose subject is the letter's text and whose predicate is the record."""
-    return {
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [
-            {
-                "name": f"courrier-draft-{draft.id}-v{draft.version}",
-                "digest": {"sha256": text_sha256(draft.text)},
-            }
-        ],
-        "predicateType": PREDICATE_TYPE,
-        "predicate": draft.provenance.model_dump(mode="json"),
-    }
-
-
 def _require_cryptography() -> None:
     if importlib.util.find_spec("cryptography") is None:
-        raise UserError("signature indisponible : installez « pip install 'courrier[sign]' »")
+        raise MissingDependency("signature", "sign")
 
 
-def _read(path: str | os.PathLike[str], what: str) -> bytes:
+def _read(path: str | os.PathLike[str]) -> bytes:
     try:
         return Path(path).read_bytes()
-    except FileNotFoundError as error:
-        raise UserError(f"{what} introuvable : {path}") from error
     except OSError as error:
-        raise UserError(f"{what} {path} : lecture impossible ({error.strerror})") from error
+        raise UnreadableFile.of(path, error) from error
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
@@ -209,6 +185,6 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
     except FileExistsError as error:
         raise UserError(f"{path} existe déjà : il ne sera pas écrasé") from error
     except OSError as error:
-        raise UserError(f"{path} : écriture impossible ({error.strerror})") from error
+        raise OutputError(path, error.strerror or str(error)) from error
     with os.fdopen(descriptor, "wb") as stream:
         stream.write(data)

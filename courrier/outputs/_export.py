@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
-from ._draft import Draft, Paragraph
-from ._errors import UserError, VerificationError
-from ._version import __version__
+from .._draft import Draft, Paragraph
+from .._version import __version__
+from ..errors import MissingDependency
 
 if TYPE_CHECKING:
     from docx.styles.styles import Styles
@@ -78,9 +78,7 @@ def document(draft: Draft, format: Format) -> bytes:
     `VerificationError` for a draft whose text no longer matches its record: a document never carries
     a record hash that its text would belie.
     """
-    problems = draft.integrity_problems()
-    if problems:
-        raise VerificationError(problems)
+    draft.require_intact()
     return _WRITERS[format](draft)
 
 
@@ -246,8 +244,8 @@ def _odf_name(name: str) -> str:
     return ascii_name.replace(" ", "_")
 
 
-def _missing(format_name: str) -> UserError:
-    return UserError(f"export {format_name} indisponible : installez « pip install 'courrier[office]' »")
+def _missing(format_name: str) -> MissingDependency:
+    return MissingDependency(f"export {format_name}", "office")
 
 
 def _dated_zip(data: bytes, when: dt.datetime) -> bytes:

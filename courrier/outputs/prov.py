@@ -25,8 +25,9 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
-from ._draft import Draft
-from ._record import AttemptRecord, EditRecord, ParagraphRecord, ProvenanceRecord, canonical_json, text_sha256
+from .._canonical import canonical_json, text_sha256
+from .._draft import Draft
+from ..record import AttemptRecord, EditRecord, ParagraphRecord, ProvenanceRecord
 
 __all__ = ["NAMESPACES", "to_prov_json"]
 

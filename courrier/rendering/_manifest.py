@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -18,8 +17,8 @@ from pydantic import (
 )
 from pydantic_core import to_jsonable_python
 
-from ._models import SectionMode
-from ._validation import FrozenModel, Line, LongText
+from .._validation import FrozenModel, Line, LongText
+from ..record import MentionSpec, SectionMode
 
 __all__ = [
     "BODY_SLOT",
@@ -33,11 +32,9 @@ __all__ = [
     "RESERVED_NAMES",
     "FieldSpec",
     "Manifest",
-    "MentionSpec",
     "Review",
     "SectionSpec",
     "build_facts_model",
-    "missing_mentions",
 ]
 
 LAYOUT_FILE = "_layout/lettre.j2"
@@ -148,38 +145,6 @@ class SectionSpec(FrozenModel):
             if self.min_chars > self.max_chars:
                 raise ValueError("min_chars dépasse max_chars")
         return self
-
-
-class MentionSpec(FrozenModel):
-    """A mention the final letter must contain: a literal text or a regular expression."""
-
-    label: str = Field(min_length=1)
-    text: str | None = Field(default=None, min_length=1)
-    pattern: str | None = Field(default=None, min_length=1)
-
-    @model_validator(mode="after")
-    def _one_of_text_or_pattern(self) -> MentionSpec:
-        if (self.text is None) == (self.pattern is None):
-            raise ValueError("une mention a soit `text`, soit `pattern`")
-        if self.pattern is not None:
-            try:
-                re.compile(self.pattern)
-            except re.error as error:
-                raise ValueError(f"expression régulière invalide : {error}") from error
-        return self
-
-    def regex(self) -> re.Pattern[str]:
-        """The compiled search pattern, over text whose whitespace runs are collapsed to one space."""
-        if self.pattern is not None:
-            return re.compile(self.pattern)
-        assert self.text is not None
-        return re.compile(re.escape(" ".join(self.text.split())))
-
-
-def missing_mentions(text: str, mentions: tuple[MentionSpec, ...]) -> tuple[str, ...]:
-    """The labels of the mentions that `text` lacks (whitespace runs count as one space)."""
-    flat = " ".join(text.split())
-    return tuple(m.label for m in mentions if not m.regex().search(flat))
 
 
 class Review(FrozenModel):

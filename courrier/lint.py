@@ -6,11 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._drafting import Drafter, LetterData
-from ._errors import CourrierError, TemplateDefect
-from ._guards import check_output
-from ._models import LetterRequest, Recipient, Sender, Signatory
-from ._templates import Template, TemplateLibrary, open_library, template_dirs
+from ._request import LetterRequest, Recipient, Sender, Signatory
+from .drafting import Drafter, LetterData
+from .errors import CourrierError, TemplateDefect
+from .guards import check_output
+from .rendering import Template, TemplateLibrary, open_library, template_dirs
 
 __all__ = ["LintProblem", "lint"]
 

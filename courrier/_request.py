@@ -1,31 +1,24 @@
-"""Typed inputs and outputs: who writes, to whom, what is asked, and the draft that comes back."""
+"""The letter request: who writes, to whom, with which template and facts."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from ._validation import FrozenModel, Line
+from ._validation import FrozenModel, Line, problems_from
+from .errors import InvalidRequest
 
 __all__ = [
     "Contact",
     "LetterRequest",
-    "Origin",
     "Recipient",
     "References",
-    "SectionMode",
     "Sender",
     "Signatory",
-    "TemplateRef",
 ]
-
-SectionMode = Literal["locked", "rephrase", "fill"]
-"""How a section is produced: vetted text kept as is, vetted text a model may rewrite, or model-written."""
-
-Origin = Literal["template", "model", "human"]
-"""Who produced a paragraph's text."""
 
 
 class Signatory(FrozenModel):
@@ -98,10 +91,19 @@ class LetterRequest(FrozenModel):
     references: References = Field(default_factory=References)
     attachments: list[Line] = Field(default_factory=list, max_length=30, description="Pièces jointes.")
 
+    @classmethod
+    def from_json(cls, data: str | bytes, *, source: str | None = None) -> LetterRequest:
+        """Read a request from JSON; `InvalidRequest` naming every field at fault (and `source`, the
+        file it came from)."""
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError as error:
+            raise InvalidRequest(problems_from(error), source=source) from error
 
-class TemplateRef(FrozenModel):
-    """Which vetted template produced a draft: id, version and the SHA-256 of its sources."""
-
-    id: str
-    version: str
-    sha256: str
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, source: str | None = None) -> LetterRequest:
+        """Read a request from JSON-like data (a dict); `InvalidRequest` as `from_json`."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise InvalidRequest(problems_from(error), source=source) from error

@@ -1,4 +1,4 @@
-"""Versioned prompts for the model-written sections: one TOML file per style in `courrier/prompts/`.
+"""Versioned prompts for the model-written sections: one TOML file per style in `prompts/`.
 
 Each prompt file has an id, a version and a SHA-256 (of its bytes), all recorded in the provenance.
 A rendered prompt is ordered for llama.cpp's prefix reuse: the system message, then the letter's
@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 import string
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, Literal, get_args
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-
-from ._errors import TemplateDefect, UserError
-from ._record import canonical_json, sha256_hex
+from .._canonical import canonical_json, sha256_hex
+from ..errors import TemplateDefect, UserError
+from ..port import PromptMessage
 
 __all__ = ["STYLES", "PromptTemplate", "RenderedPrompt", "Style", "canonical_messages", "prompt_for"]
 
@@ -42,7 +42,7 @@ _PLACEHOLDERS = {
 class RenderedPrompt:
     """The messages sent for one attempt, and the SHA-256 of their canonical form."""
 
-    messages: tuple[BaseMessage, ...]
+    messages: tuple[PromptMessage, ...]
     sha256: str
     shared: str
     """How the first user message opens: the letter's data, the same for every section of a letter."""
@@ -82,17 +82,20 @@ class PromptTemplate:
             vetted=_as_data(vetted),
         )
         shared = "".join(f"{block}\n\n" for block in blocks)
-        messages: list[BaseMessage] = [SystemMessage(self.parts["system"]), HumanMessage(shared + task)]
+        messages = [PromptMessage("system", self.parts["system"]), PromptMessage("human", shared + task)]
         for output, reasons in rejected:
-            messages += [AIMessage(output), HumanMessage(self.parts["retry"].format(reasons=reasons))]
+            messages += [
+                PromptMessage("ai", output),
+                PromptMessage("human", self.parts["retry"].format(reasons=reasons)),
+            ]
         return RenderedPrompt(tuple(messages), sha256_hex(canonical_messages(messages)), shared)
 
 
-def canonical_messages(messages: list[BaseMessage] | tuple[BaseMessage, ...]) -> bytes:
+def canonical_messages(messages: Sequence[PromptMessage]) -> bytes:
     """The bytes hashed for a rendered prompt: the RFC 8785 canonical JSON of a list of
-    ``{"content": ..., "role": ...}`` objects, roles being LangChain's message types.
+    ``{"content": ..., "role": ...}`` objects, roles named as LangChain's message types.
     Changing it changes every prompt hash recorded in past drafts."""
-    return canonical_json([{"content": message.content, "role": message.type} for message in messages])
+    return canonical_json([{"content": message.content, "role": message.role} for message in messages])
 
 
 def _as_data(value: Any) -> str:
@@ -106,7 +109,7 @@ def prompt_for(style: str) -> PromptTemplate:
     """The prompt file of a style; `UserError` for an unknown style."""
     if style not in STYLES:
         raise UserError(f"style de rédaction inconnu : {style!r} (styles : {', '.join(STYLES)})")
-    raw = resources.files("courrier").joinpath("prompts", f"{style}.toml").read_bytes()
+    raw = resources.files("courrier.drafting").joinpath("prompts", f"{style}.toml").read_bytes()
     data = tomllib.loads(raw.decode("utf-8"))
     parts = {name: data[name] for name in _PLACEHOLDERS}
     for name, expected in _PLACEHOLDERS.items():

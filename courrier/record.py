@@ -1,45 +1,45 @@
-"""The provenance record of a draft: what produced each paragraph, and the hashes that seal it.
+"""The provenance record of a draft: every type that is hashed, and the seal. This module is the
+record's contract: changing a field here changes every hash recorded in past drafts and journals.
 
-Canonical JSON and hashing are a contract: a record's hash is the SHA-256 of its RFC 8785 (JSON
-Canonicalization Scheme) serialization, taken from pydantic's JSON mode. Changing either changes
-every hash recorded in past drafts and journals.
-
-The serializer is written here for speed (strings go through the standard library's C escaper, which
-escapes exactly what RFC 8785 escapes); numbers that are not integers are written by the `rfc8785`
-package, and the tests check the whole serializer against that package.
+A record's hash is the SHA-256 of its RFC 8785 canonical JSON, taken from pydantic's JSON mode (see
+`canonical_json`). Every part of a record is defined here, and nothing here depends on the model, the
+templates or the guards, so reading and verifying a record imports none of them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from json.encoder import encode_basestring
-from typing import Any, Literal
+import re
+from typing import Literal, get_args
 
-import rfc8785
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import Field, JsonValue, model_validator
 
-from ._errors import FieldProblem, InvalidInput
-from ._guards import GuardVerdict
-from ._llm import ModelFingerprint
-from ._manifest import MentionSpec
-from ._models import Origin, SectionMode, TemplateRef
+from ._canonical import Canonical, canonical_json, canonical_text, encode, sha256_hex, sha256_of, text_sha256
 from ._validation import FrozenModel
 
 __all__ = [
+    "GUARD_NAMES",
     "ApprovalRecord",
     "AttemptRecord",
     "Change",
     "Disclosure",
     "EditRecord",
+    "GuardName",
+    "GuardVerdict",
     "Integrity",
+    "MentionSpec",
+    "ModelFingerprint",
     "ModelRecord",
+    "Origin",
     "ParagraphRecord",
     "PromptRecord",
     "ProvenanceRecord",
+    "SectionMode",
     "Signature",
+    "TemplateRef",
     "Usage",
     "canonical_json",
+    "missing_mentions",
     "seal",
     "sha256_hex",
     "sha256_of",
@@ -53,102 +53,89 @@ Disclosure = Literal["auto", "always", "never"]
 """When to add the notice that a model drafted part of the letter: for decisions only (auto), for
 every letter with model-written text (always), or never. No notice when no model text was kept."""
 
+SectionMode = Literal["locked", "rephrase", "fill"]
+"""How a section is produced: vetted text kept as is, vetted text a model may rewrite, or model-written."""
 
-def canonical_json(value: BaseModel | Any) -> bytes:
-    """RFC 8785 canonical JSON of a pydantic model (in JSON mode) or of plain JSON data.
+Origin = Literal["template", "model", "human"]
+"""Who produced a paragraph's text."""
 
-    `InvalidInput` for a value that RFC 8785 cannot represent: an integer beyond ±(2**53 - 1), which
-    JSON readers would round, a float that is not finite, a lone surrogate, a key that is not text.
-    """
-    return _encode(_canonical_text(value.model_dump(mode="json") if isinstance(value, BaseModel) else value))
+GuardName = Literal[
+    "length",
+    "complete",
+    "french",
+    "artefacts",
+    "invented_items",
+    "kept_items",
+    "mentions_kept",
+    "no_new_commitment",
+    "no_citizen_copy",
+]
+"""The guards, as verdicts name them (see `courrier.guards`)."""
 
-
-class _Canonical:
-    """A part of a value already in canonical form, written as is (see `seal`)."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def _canonical_text(value: Any) -> str:
-    pieces: list[str] = []
-    try:
-        _write(value, pieces)
-    except (rfc8785.CanonicalizationError, TypeError) as error:
-        raise _out_of_domain(error) from error
-    return "".join(pieces)
+GUARD_NAMES: tuple[GuardName, ...] = get_args(GuardName)
+"""Every guard, in the order `check_output` runs them."""
 
 
-def _write(value: Any, pieces: list[str]) -> None:
-    if isinstance(value, str):
-        pieces.append(encode_basestring(value))
-    elif isinstance(value, dict):
-        separator = "{"
-        for key in _sorted_keys(value):
-            pieces.extend((separator, encode_basestring(key), ":"))
-            _write(value[key], pieces)
-            separator = ","
-        pieces.append("}" if value else "{}")
-    elif isinstance(value, list | tuple):
-        separator = "["
-        for item in value:
-            pieces.append(separator)
-            _write(item, pieces)
-            separator = ","
-        pieces.append("]" if value else "[]")
-    elif value is None or isinstance(value, bool):
-        pieces.append(_LITERALS[value])
-    elif isinstance(value, int):
-        if not -_SAFE_INTEGER <= value <= _SAFE_INTEGER:
-            raise rfc8785.IntegerDomainError(value)
-        pieces.append(str(int(value)))
-    elif isinstance(value, float):
-        pieces.append(rfc8785.dumps(value).decode("ascii"))
-    elif isinstance(value, _Canonical):
-        pieces.append(value.text)
-    else:
-        raise TypeError(f"type {type(value).__name__} absent de JSON")
+class TemplateRef(FrozenModel):
+    """Which vetted template produced a draft: id, version and the SHA-256 of its sources."""
+
+    id: str
+    version: str
+    sha256: str
 
 
-def _sorted_keys(mapping: dict[Any, Any]) -> list[str]:
-    """The keys in RFC 8785 order, by their UTF-16 code units: Python's own order for ASCII keys."""
-    try:
-        if all(key.isascii() for key in mapping):
-            return sorted(mapping)
-        return sorted(mapping, key=lambda key: key.encode("utf-16-be", "surrogatepass"))
-    except AttributeError as error:
-        raise TypeError("clé qui n'est pas du texte") from error
+class MentionSpec(FrozenModel):
+    """A mention the final letter must contain: a literal text or a regular expression."""
+
+    label: str = Field(min_length=1)
+    text: str | None = Field(default=None, min_length=1)
+    pattern: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_of_text_or_pattern(self) -> MentionSpec:
+        if (self.text is None) == (self.pattern is None):
+            raise ValueError("une mention a soit `text`, soit `pattern`")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as error:
+                raise ValueError(f"expression régulière invalide : {error}") from error
+        return self
+
+    def regex(self) -> re.Pattern[str]:
+        """The compiled search pattern, over text whose whitespace runs are collapsed to one space."""
+        if self.pattern is not None:
+            return re.compile(self.pattern)
+        assert self.text is not None
+        return re.compile(re.escape(" ".join(self.text.split())))
 
 
-def _encode(text: str) -> bytes:
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise _out_of_domain(error) from error
+def missing_mentions(text: str, mentions: tuple[MentionSpec, ...]) -> tuple[str, ...]:
+    """The labels of the mentions that `text` lacks (whitespace runs count as one space)."""
+    flat = " ".join(text.split())
+    return tuple(m.label for m in mentions if not m.regex().search(flat))
 
 
-def _out_of_domain(error: Exception) -> InvalidInput:
-    return InvalidInput([FieldProblem("(valeur)", f"hors du domaine du JSON canonique RFC 8785 ({error})")])
+class GuardVerdict(FrozenModel):
+    """One guard's verdict on one output."""
+
+    guard: GuardName
+    passed: bool
+    detail: str | None = None
+    items: tuple[str, ...] = ()
 
 
-_SAFE_INTEGER = 2**53 - 1
-_LITERALS = {None: "null", True: "true", False: "false"}
+class ModelFingerprint(FrozenModel):
+    """What identifies a model file and the code that runs it, for the provenance record."""
 
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_of(value: BaseModel | Any) -> str:
-    """SHA-256 of the canonical JSON of `value`: the hash contract of every record part."""
-    return sha256_hex(canonical_json(value))
-
-
-def text_sha256(text: str) -> str:
-    """SHA-256 of a paragraph's text, encoded in UTF-8."""
-    return sha256_hex(text.encode("utf-8"))
+    file_name: str
+    size: int
+    sha256: str
+    name: str | None
+    architecture: str | None
+    quantization: str | None
+    chat_template_sha256: str | None
+    llama_cpp_python: str
 
 
 class PromptRecord(FrozenModel):
@@ -294,9 +281,9 @@ def seal(record: ProvenanceRecord) -> Integrity:
     the record's, which is what serializing the whole record gives.
     """
     data = record.model_dump(mode="json")
-    paragraphs = [_canonical_text(entry) for entry in data["paragraphs"]]
-    data["paragraphs"] = [_Canonical(text) for text in paragraphs]
+    paragraphs = [canonical_text(entry) for entry in data["paragraphs"]]
+    data["paragraphs"] = [Canonical(text) for text in paragraphs]
     return Integrity(
-        record_sha256=sha256_hex(_encode(_canonical_text(data))),
-        paragraphs_sha256=tuple(sha256_hex(_encode(text)) for text in paragraphs),
+        record_sha256=sha256_hex(encode(canonical_text(data))),
+        paragraphs_sha256=tuple(sha256_hex(encode(text)) for text in paragraphs),
     )

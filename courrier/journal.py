@@ -18,10 +18,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ._canonical import canonical_json, sha256_hex
 from ._draft import Draft
-from ._errors import JournalError
-from ._record import Change, ProvenanceRecord, canonical_json, sha256_hex
 from ._validation import FrozenModel
+from .errors import JournalError
+from .record import Change, ProvenanceRecord
 
 __all__ = ["Journal", "JournalEvent", "default_journal_path"]
 
@@ -132,15 +133,14 @@ class Journal:
     def record(self, draft: Draft) -> JournalEvent:
         """Append the event of this version of `draft` (its provenance record, not its facts); return it.
 
-        Refused with `JournalError` when the record does not match its seal, or when the version is not
+        Refused with `VerificationError` when the draft does not match its record and seal, and with
+        `JournalError` when the version is not
         the next link of the draft's chain: a skipped version, a fork or a replay. Recording the very
         same version again returns the stored event, so that a retry after a crash is safe.
         """
         record = draft.provenance
         where = f"brouillon {record.draft_id} version {record.version}"
-        problems = draft.integrity_problems()
-        if problems:
-            raise self._error(f"{where} : brouillon non conforme ({' ; '.join(map(str, problems))})")
+        draft.require_intact()
         record_json = canonical_json(record).decode()
         row = self._row(record, record_json)
         connection = self._open()

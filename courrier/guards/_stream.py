@@ -1,0 +1,51 @@
+"""The guards' side of generation: a reply cleaned as the guards read it, and the early check made
+while it is still being generated."""
+
+from __future__ import annotations
+
+import re
+
+from ._checks import GuardContext, refused_early
+
+__all__ = ["QUOTE_SLACK", "SENTENCE_END", "clean_output", "refused_so_far"]
+
+_QUOTES = {"«": "»", '"': '"', "“": "”", "'": "'"}
+
+QUOTE_SLACK = 4
+"""Characters `clean_output` may take off a reply: a pair of « » and the spaces inside them. A reply
+is not stopped for length before it is this much longer than the length guard allows."""
+
+_RESCAN_CHARS = 16
+"""How far back a new sentence end is looked for: one can straddle the last few generated pieces."""
+
+
+def clean_output(raw: str) -> str:
+    """A model's reply as the guards check it: one pair of enclosing quotes removed, each line
+    stripped, blank lines dropped. Line breaks are kept for the guards that look at line starts; the
+    letter then prints the text with each line break made a space."""
+    text = raw.strip()
+    if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1]:
+        text = text[1:-1]
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+SENTENCE_END = re.compile(
+    r"(?:\w{4}|\d)[.!?…](?=\s+[«\"A-ZÀ-ÖØ-Þ])"  # « … 2027. Nous », not « sept. 2026 » nor « M. Morvan »
+    r"|[.!?…:;)»\"](?=[ \t]*\n\s*[^\d\s])"  # a line ended by punctuation, not « 1\n234 »
+    r"|[^\W\d](?=[ \t]*\n[ \t]*[{\[<#*|>-])"  # a word, then a line of markup: « DONNEES\n{ »
+)
+"""The end of a sentence, where no item the guards read can go on: a word of four letters or more or a
+number, a full stop, a space and a capital that opens the next sentence; a punctuation mark, a
+closing bracket or quote that ends a line, the next one not opening with a digit; or a word that ends
+a line, the next one opening with markup."""
+
+
+def refused_so_far(context: GuardContext, text: str) -> bool:
+    """While an output is generated: whether `EARLY_GUARDS` refuse it up to the last sentence end that
+    its last pieces wrote. The lines are stripped as `clean_output` does, but quotes are kept: the
+    whole text may not be quoted."""
+    ends = list(SENTENCE_END.finditer(text, max(0, len(text) - _RESCAN_CHARS)))
+    if not ends:
+        return False
+    lines = text[: ends[-1].end()].splitlines()
+    return refused_early("\n".join(line.strip() for line in lines if line.strip()), context)

@@ -1,0 +1,51 @@
+"""The rendering layer: a letter request in, the vetted text of every section out.
+
+Templates are folders of a TOML manifest and Jinja2 sources, rendered in an immutable, strict,
+size-bounded sandbox. This layer imports the request, the record contract and the French filters;
+nothing of the guards, the model or the drafter.
+"""
+
+from .._exports import publish
+from ._layout import disclosure_index, disclosure_notice, wants_disclosure
+from ._library import (
+    MAX_LETTER_CHARS,
+    RenderedSection,
+    Template,
+    TemplateLibrary,
+    open_library,
+    shipped_templates_dir,
+    template_dirs,
+)
+from ._manifest import (
+    DISCLOSURE_SECTION,
+    LAYOUT_AFTER_BODY,
+    LAYOUT_BEFORE_BODY,
+    LAYOUT_BLOCKS,
+    LAYOUT_FILE,
+    FieldSpec,
+    Manifest,
+    SectionSpec,
+)
+
+__all__ = [
+    "DISCLOSURE_SECTION",
+    "LAYOUT_AFTER_BODY",
+    "LAYOUT_BEFORE_BODY",
+    "LAYOUT_BLOCKS",
+    "LAYOUT_FILE",
+    "MAX_LETTER_CHARS",
+    "FieldSpec",
+    "Manifest",
+    "RenderedSection",
+    "SectionSpec",
+    "Template",
+    "TemplateLibrary",
+    "disclosure_index",
+    "disclosure_notice",
+    "open_library",
+    "shipped_templates_dir",
+    "template_dirs",
+    "wants_disclosure",
+]
+
+publish(__name__, globals(), __all__)
