@@ -66,7 +66,7 @@ def threads_under_load(max_tokens: int) -> None:
     default = LocalChatModel.model_fields["n_threads"].get_default(call_default_factory=True)
     print(f"threads (default {default}, {cores} cores): decoding tok/s alone / 1 busy process / {cores} busy")
     for threads in sorted({default, cores}):
-        model = LocalChatModel.default(n_threads=threads, max_tokens=max_tokens, timeout=20)
+        model = LocalChatModel(n_threads=threads, max_tokens=max_tokens, timeout=20)
         rates = []
         for busy in (0, 1, cores):
             spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(busy)]
@@ -93,7 +93,7 @@ def main() -> None:
     settings = {"n_ctx": 2048, "n_batch": 512, "seed": 0, "max_tokens": args.max_tokens}
     if args.threads:
         settings["n_threads"] = args.threads
-    model = LocalChatModel.default(**settings)
+    model = LocalChatModel(**settings)
     llama = Llama(
         model_path=str(default_model_path()),
         n_ctx=model.n_ctx,

@@ -9,14 +9,12 @@ submodules: `courrier.record` (the provenance record and its hash contract), `co
 `import courrier` loads neither LangChain nor llama.cpp: `LocalChatModel` is imported on first use.
 """
 
-from __future__ import annotations
-
-import importlib
-import warnings
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
+import warnings as _warnings
 
 from ._draft import Draft, Paragraph
-from ._exports import publish
+from ._exports import publish as _publish
 from ._request import Contact, LetterRequest, Recipient, References, Sender, Signatory
 from ._verify import Verification, verify
 from ._version import __version__
@@ -51,7 +49,7 @@ from .outputs import document as export_document
 from .record import Disclosure
 from .rendering import Template, TemplateLibrary
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from .model import LocalChatModel
 
 __all__ = [  # noqa: RUF022 - grouped by use, sorted within each group
@@ -76,7 +74,7 @@ __all__ = [  # noqa: RUF022 - grouped by use, sorted within each group
     "Verification",
     "export_document",
     "verify",
-    # errors (home: courrier.errors)
+    # errors (also in courrier.errors, whose docstring draws the tree)
     "ContextOverflow",
     "CourrierError",
     "FieldProblem",
@@ -102,7 +100,7 @@ __all__ = [  # noqa: RUF022 - grouped by use, sorted within each group
     "__version__",
 ]
 
-publish(__name__, globals(), [name for name in __all__ if name in globals()])
+_publish(__name__, globals(), [name for name in __all__ if name in globals()])
 
 _MOVED = {
     **dict.fromkeys(
@@ -126,7 +124,7 @@ _MOVED = {
     ),
     **dict.fromkeys(("civilite", "date_longue", "montant", "nombre"), "courrier.french"),
     **dict.fromkeys(("JournalEvent", "default_journal_path"), "courrier.journal"),
-    **dict.fromkeys(("LintProblem", "lint"), "courrier.lint"),
+    "LintProblem": "courrier.lint",
     **dict.fromkeys(("ModelCache", "default_model_path"), "courrier.model"),
     **dict.fromkeys(("to_in_toto_statement", "to_prov_json"), "courrier.outputs"),
     **dict.fromkeys(
@@ -137,14 +135,18 @@ _MOVED = {
 until the next release."""
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name == "LocalChatModel":  # LangChain and llama.cpp load with it, not with courrier
-        return importlib.import_module("courrier.model").LocalChatModel
+        return _importlib.import_module("courrier.model").LocalChatModel
     if name in _MOVED:
-        warnings.warn(
+        _warnings.warn(
             f"courrier.{name} est déplacé : importez-le depuis {_MOVED[name]}",
             DeprecationWarning,
             stacklevel=2,
         )
-        return getattr(importlib.import_module(_MOVED[name]), name)
+        return getattr(_importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module 'courrier' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "LocalChatModel"})

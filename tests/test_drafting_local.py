@@ -22,7 +22,7 @@ pytestmark = pytest.mark.local_model
 
 @pytest.fixture(scope="module")
 def fingerprint_sha256() -> str:
-    return LocalChatModel.default().fingerprint.sha256
+    return LocalChatModel().fingerprint.sha256
 
 
 @pytest.mark.parametrize("path", EXAMPLE_REQUESTS, ids=lambda p: p.stem)

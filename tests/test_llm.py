@@ -18,18 +18,17 @@ from langchain_core.tools import BaseTool, tool
 from pydantic import BaseModel, Field
 
 from courrier import ContextOverflow, Drafter, LocalChatModel, ModelLoadError, TemplateLibrary, UserError
-from courrier.model import ModelCache, default_model_path
-from courrier.model._tools import to_llama_messages as to_llama_messages
-from courrier.model._tools import tool_reply as tool_reply
-
-pytestmark = pytest.mark.local_model
+from courrier.model import GenericPort, LocalPort, ModelCache, default_model_path
+from courrier.model._tools import to_llama_messages, tool_reply
+from courrier.port import CallOptions
 
 
 @pytest.fixture(scope="module")
 def model() -> LocalChatModel:
-    return LocalChatModel.default(max_tokens=24)
+    return LocalChatModel(max_tokens=24)
 
 
+@pytest.mark.local_model
 def test_default_model_replies_with_usage(model: LocalChatModel) -> None:
     reply = model.invoke("Bonjour")
     assert isinstance(reply.content, str)
@@ -43,6 +42,7 @@ def test_default_model_replies_with_usage(model: LocalChatModel) -> None:
     assert reply.response_metadata["temperature"] == 0.0
 
 
+@pytest.mark.local_model
 def test_fingerprint(model: LocalChatModel) -> None:
     fingerprint = model.fingerprint
     path = default_model_path()
@@ -55,11 +55,13 @@ def test_fingerprint(model: LocalChatModel) -> None:
     assert model._identifying_params["model_sha256"] == fingerprint.sha256
 
 
+@pytest.mark.local_model
 def test_one_loaded_model_per_file(model: LocalChatModel) -> None:
-    again = LocalChatModel.default(max_tokens=5, temperature=0.3)
+    again = LocalChatModel(max_tokens=5, temperature=0.3)
     assert again._model is model._model
 
 
+@pytest.mark.local_model
 def test_streaming_reports_tokens_to_callbacks(model: LocalChatModel) -> None:
     class Collect(BaseCallbackHandler):
         def __init__(self) -> None:
@@ -76,6 +78,7 @@ def test_streaming_reports_tokens_to_callbacks(model: LocalChatModel) -> None:
     assert sum(1 for c in chunks if c.usage_metadata) == 1
 
 
+@pytest.mark.local_model
 def test_structured_output_is_validated(model: LocalChatModel) -> None:
     class Sentiment(BaseModel):
         label: str = Field(max_length=20)
@@ -85,6 +88,7 @@ def test_structured_output_is_validated(model: LocalChatModel) -> None:
     assert isinstance(result, Sentiment)
 
 
+@pytest.mark.local_model
 def test_calls_from_many_threads_are_serialized(model: LocalChatModel) -> None:
     prompts = [f"Compte jusqu'à {n}" for n in range(6)]
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -93,6 +97,7 @@ def test_calls_from_many_threads_are_serialized(model: LocalChatModel) -> None:
     assert len(model.batch(prompts[:3], max_tokens=8)) == 3
 
 
+@pytest.mark.local_model
 def test_async_call_does_not_block_the_event_loop(model: LocalChatModel) -> None:
     async def scenario() -> int:
         ticks = 0
@@ -111,14 +116,16 @@ def test_async_call_does_not_block_the_event_loop(model: LocalChatModel) -> None
     assert asyncio.run(scenario()) > 3
 
 
+@pytest.mark.local_model
 def test_same_seed_same_output(model: LocalChatModel) -> None:
     first = model.invoke("Écris une phrase sur la mairie.", max_tokens=16, temperature=0.8, seed=3)
     second = model.invoke("Écris une phrase sur la mairie.", max_tokens=16, temperature=0.8, seed=3)
     assert first.content == second.content
 
 
+@pytest.mark.local_model
 def test_prompt_longer_than_context_is_a_typed_error() -> None:
-    small = LocalChatModel.default(n_ctx=64)
+    small = LocalChatModel(n_ctx=64)
     with pytest.raises(ContextOverflow) as caught:
         small.invoke("mot " * 200)
     assert caught.value.n_ctx == 64
@@ -130,7 +137,7 @@ def test_prompt_longer_than_context_is_a_typed_error() -> None:
     [
         (None, "introuvable"),
         (b"pas un modele" * 10, "pas un fichier GGUF"),
-        ("truncated", "refuse"),
+        pytest.param("truncated", "refuse", marks=pytest.mark.local_model),
     ],
     ids=["missing", "not-gguf", "truncated"],
 )
@@ -160,6 +167,7 @@ def test_file_hash_is_cached_by_path_size_and_mtime(tmp_path: Path) -> None:
     assert cache.file_sha256(path) == hashlib.sha256(b"b" * 10).hexdigest()
 
 
+@pytest.mark.local_model
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURRIER_MODEL_PATH", str(default_model_path()))
     monkeypatch.setenv("COURRIER_N_THREADS", "1")
@@ -181,16 +189,18 @@ def test_default_threads_leave_half_the_allowed_cores(
     assert LocalChatModel.model_fields["n_threads"].get_default(call_default_factory=True) == threads
 
 
+@pytest.mark.local_model
 def test_generation_stops_once_the_reply_is_longer_than_max_chars(model: LocalChatModel) -> None:
     prompt = "Liste les nombres de 1 à 200 séparés par des virgules."  # a hundred tokens and more
     assert len(model.invoke(prompt, max_tokens=300).text) > 100
-    reply = model.invoke(prompt, max_tokens=300, max_chars=60)
+    reply = model.invoke(prompt, call_options=CallOptions(max_tokens=300, max_chars=60))
     assert reply.response_metadata["finish_reason"] == "length"
     assert reply.usage_metadata is not None
     assert reply.usage_metadata["output_tokens"] < 300
     assert 60 < len(" ".join(reply.text.split())) < 60 + 40  # stopped at the piece that went past
 
 
+@pytest.mark.local_model
 def test_a_check_on_the_reply_so_far_stops_generation(model: LocalChatModel) -> None:
     seen: list[str] = []
 
@@ -199,12 +209,13 @@ def test_a_check_on_the_reply_so_far_stops_generation(model: LocalChatModel) -> 
         return len(text) > 30
 
     prompt = "Liste les nombres de 1 à 200 séparés par des virgules."
-    reply = model.invoke(prompt, max_tokens=300, stop_when=long_enough)
+    reply = model.invoke(prompt, call_options=CallOptions(max_tokens=300, stop_when=long_enough))
     assert reply.response_metadata["finish_reason"] == "interrupted"
     assert reply.text == seen[-1]
     assert len(seen[-2]) <= 30 < len(reply.text)
 
 
+@pytest.mark.local_model
 def test_prompt_lookup_decoding_is_opt_in(model: LocalChatModel) -> None:
     assert model.prompt_lookup == 0
     assert model._model.llama.draft_model is None
@@ -216,24 +227,36 @@ def test_prompt_lookup_decoding_is_opt_in(model: LocalChatModel) -> None:
     assert reply.usage_metadata["output_tokens"] > 0
 
 
+@pytest.mark.local_model
 def test_no_socket_is_opened(socket_disabled: None) -> None:
     model = LocalChatModel(model_cache=ModelCache(), max_tokens=4)
     assert model.invoke("Bonjour").content
 
 
+@pytest.mark.local_model
 def test_quiet_by_default() -> None:
-    code = "from courrier import LocalChatModel; LocalChatModel.default(max_tokens=4).invoke('Bonjour')"
+    code = "from courrier import LocalChatModel; LocalChatModel(max_tokens=4).invoke('Bonjour')"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stderr == ""
 
 
-def test_drafter_reaches_the_model(model: LocalChatModel) -> None:
+@pytest.mark.local_model
+def test_the_drafter_speaks_to_the_local_model_through_its_port(model: LocalChatModel) -> None:
     drafter = Drafter.local(library=TemplateLibrary.default(), max_tokens=8)
     assert isinstance(drafter.llm, LocalChatModel)
-    assert drafter.llm.invoke("Bonjour").content
-    fake = Drafter(llm=FakeListChatModel(responses=["ok"]))
-    assert fake.llm is not None
-    assert fake.llm.invoke("x").content == "ok"
+    assert isinstance(drafter.port, LocalPort)
+    assert drafter.port.record.fingerprint == model.fingerprint
+    assert drafter.port.token_budget(3_000) == 8  # never past the model's own max_tokens
+    assert isinstance(Drafter(llm=FakeListChatModel(responses=["ok"])).port, GenericPort)
+
+
+@pytest.mark.local_model
+def test_the_seed_is_a_call_setting_not_a_second_context(model: LocalChatModel) -> None:
+    seeded = LocalChatModel(seed=1, max_tokens=4)
+    assert seeded._model is model._model
+    assert seeded.invoke("Bonjour").response_metadata["seed"] == 1
+    options = CallOptions(max_tokens=4, seed=7)
+    assert model.invoke("Bonjour", call_options=options).response_metadata["seed"] == 7
 
 
 @tool
@@ -268,11 +291,13 @@ def assert_valid_reply(reply: AIMessage, call_id: str) -> None:
     assert reply.response_metadata["finish_reason"] == "stop"
 
 
+@pytest.mark.local_model
 def test_bound_tools_give_a_call_or_an_answer(model: LocalChatModel) -> None:
     reply = model.bind_tools(list(TOOLS.values())).invoke("Combien font 2 + 3 ?", max_tokens=120)
     assert_valid_reply(reply, "call_1")
 
 
+@pytest.mark.local_model
 def test_tool_choice_forces_a_call(model: LocalChatModel) -> None:
     reply = model.bind_tools(list(TOOLS.values()), tool_choice="add").invoke("Bonjour", max_tokens=60)
     assert [call["name"] for call in reply.tool_calls] == ["add"]
@@ -283,6 +308,7 @@ def test_tool_choice_forces_a_call(model: LocalChatModel) -> None:
         model.bind_tools(list(TOOLS.values()), tool_choice="multiply")
 
 
+@pytest.mark.local_model
 def test_a_conversation_with_tool_calls_and_results(model: LocalChatModel) -> None:
     conversation = [
         SystemMessage("Tu calcules."),

@@ -11,6 +11,7 @@ import pytest
 
 from courrier import Draft, Drafter, LetterRequest, LocalChatModel, TemplateLibrary, UserError
 from courrier._replay import model_for_replay, replay
+from courrier.port import CallOptions
 from courrier.record import seal
 
 from .conftest import EXAMPLE_REQUESTS, ROOT
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.local_model
 
 @pytest.fixture(scope="module")
 def model() -> LocalChatModel:
-    return LocalChatModel.default()
+    return LocalChatModel()
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +36,10 @@ def test_the_same_prompt_gives_the_same_output_whatever_came_before(model: Local
         ("human", "Données : la mairie est ouverte le lundi. Question : quand ?"),
     ]
     shared = "Données : la mairie est ouverte le lundi. "
-    first = model.invoke(messages, shared_prefix=shared, max_tokens=40)
+    first = model.invoke(messages, call_options=CallOptions(max_tokens=40, shared_prefix=shared))
     model.invoke("Écris un poème sur la mer.", max_tokens=20)
     model.invoke([("system", "Autre consigne."), ("human", "Bonjour")], max_tokens=20)
-    again = model.invoke(messages, shared_prefix=shared, max_tokens=40)
+    again = model.invoke(messages, call_options=CallOptions(max_tokens=40, shared_prefix=shared))
     assert again.text == first.text
     assert first.response_metadata["reproducible"] is True
     assert len(first.response_metadata["prefix_stages"]) == 2

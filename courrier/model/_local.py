@@ -146,11 +146,6 @@ class LocalChatModel(BaseChatModel):
         )
         self._model = self.model_cache.load(key, verbose=self.verbose)
 
-    @classmethod
-    def default(cls, **settings: Any) -> LocalChatModel:
-        """The embedded default model (unless `COURRIER_MODEL_PATH` names another)."""
-        return cls(**settings)
-
     @property
     def fingerprint(self) -> ModelFingerprint:
         """File name, size, SHA-256, architecture, quantization, chat template hash, backend version."""

@@ -1,0 +1,76 @@
+"""The same inputs give the same record hashes as courrier 0.1.0 did: the hash contract holds.
+
+`data/seals-0.1.0.json` was written by the code at `db07d9d`, before the layers were split, for every
+example: without a model, with a scripted model whose outputs the guards accept or refuse, with a
+model that fails, and after an edit and an approval. Ids and times are set to fixed values and the
+record sealed again, so that only what the inputs determine is compared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from courrier import Draft, Drafter, LetterRequest
+from courrier.record import seal
+
+from .conftest import EXAMPLE_REQUESTS
+
+SEALS = json.loads((Path(__file__).parent / "data" / "seals-0.1.0.json").read_text(encoding="utf-8"))
+AT = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+RESPONSES = [
+    "Nous avons bien reçu votre demande et nous vous en remercions.",
+    "Votre demande sera examinée le 3 mars 2031 par M. Dupont.",
+    "",
+]
+
+
+class _Broken(FakeListChatModel):
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("serveur indisponible")
+
+
+def _models() -> dict[str, tuple[BaseChatModel | None, int]]:
+    return {
+        "none": (None, 1),
+        "fake": (FakeListChatModel(responses=RESPONSES), 1),
+        "fake0": (FakeListChatModel(responses=RESPONSES[:1]), 0),
+        "broken": (_Broken(responses=["x"]), 1),
+    }
+
+
+def _normalized(draft: Draft) -> str:
+    """The record hash with the draft id, times and previous hash fixed."""
+    record = draft.provenance
+    record = record.model_copy(
+        update={
+            "draft_id": "0" * 32,
+            "created_at": AT,
+            "previous_sha256": None if record.previous_sha256 is None else "p" * 64,
+            "edits": tuple(edit.model_copy(update={"at": AT}) for edit in record.edits),
+            "approval": None if record.approval is None else record.approval.model_copy(update={"at": AT}),
+        }
+    )
+    return seal(record).record_sha256
+
+
+@pytest.mark.parametrize("path", EXAMPLE_REQUESTS, ids=lambda path: path.stem)
+@pytest.mark.parametrize("kind", ["none", "fake", "fake0", "broken"])
+def test_every_example_seals_as_in_0_1_0(path: Path, kind: str) -> None:
+    request = LetterRequest.from_json(path.read_text(encoding="utf-8"))
+    llm, retries = _models()[kind]
+    draft = Drafter(llm=llm, max_retries=retries, clock=lambda: AT).draft(request)
+    expected = SEALS[f"{path.stem}/{kind}"]
+    assert _normalized(draft) == expected["record"]
+    if kind == "none":
+        edited = draft.edit(
+            draft.paragraphs[-1].section, "Camille Martin\nLa maire", author="Agent X", reason="test"
+        )
+        assert _normalized(edited) == expected["edited"]
+        assert _normalized(edited.approve(by="Camille Martin", qualite="La maire")) == expected["approved"]
