@@ -31,14 +31,13 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from courrier._drafting import token_budget
 from langchain_community.chat_models import ChatLlamaCpp
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from courrier import Drafter, LetterRequest, LocalChatModel, Template, TemplateLibrary
 from courrier.drafting import LetterData
-from courrier.model import ModelCache
+from courrier.model import LocalPort, ModelCache, to_langchain
 from courrier.port import GENERATION_PARAMETERS
 from courrier.rendering import SectionSpec
 
@@ -110,7 +109,7 @@ def courrier_settings() -> CourrierSettings:
     model once, in a cache of its own, dropped on return."""
     local = LocalChatModel(model_cache=ModelCache())
     budgets = {
-        spec.id: token_budget(local, spec.max_chars)
+        spec.id: LocalPort(local).token_budget(spec.max_chars)
         for spec in _model_sections(TemplateLibrary.default().get(TEMPLATE)).values()
         if spec.max_chars is not None
     }
@@ -154,7 +153,7 @@ def baseline_batch(
     template = drafter.library.get(TEMPLATE)
     specs = _model_sections(template)
     system = drafter.prompt.parts["system"]
-    request = LetterRequest.model_validate_json(REQUEST.read_text(encoding="utf-8"))
+    request = LetterRequest.from_json(REQUEST.read_text(encoding="utf-8"))
     human = ChatPromptTemplate.from_messages([("system", "{system}"), ("human", HUMAN)])
     chains = {
         section: human.partial(
@@ -189,7 +188,7 @@ def baseline_batch(
             if same_messages:
                 rendered = drafter.section_prompt(letter, spec, paragraph.text)
                 shared = rendered.shared
-                output = direct[paragraph.section].invoke(list(rendered.messages))
+                output = direct[paragraph.section].invoke(to_langchain(rendered.messages))
             else:
                 output = chains[paragraph.section].invoke({"data": data, "vetted": paragraph.text})
             texts.append(" ".join(output.split()))

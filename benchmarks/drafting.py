@@ -35,7 +35,7 @@ BATCH_TEMPLATE = "reponse-reclamation"
 
 
 def _requests() -> list[LetterRequest]:
-    return [LetterRequest.model_validate_json(path.read_text(encoding="utf-8")) for path in EXAMPLES]
+    return [LetterRequest.from_json(path.read_text(encoding="utf-8")) for path in EXAMPLES]
 
 
 def _rate(calls: Sequence[Callable[[], object]], seconds: float) -> float:

@@ -350,20 +350,23 @@ def _batch(args: argparse.Namespace) -> int:
 class _Progress:
     """A progress bar on stderr when it is a terminal, one line per letter otherwise; failures always."""
 
+    WIDTH = 30
+    """Characters of the bar between its brackets."""
+
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
 
     def __call__(self, position: int, total: int, item: BatchItem | None) -> None:
         if item is None:
             if self.tty:
-                print(f"\r[{'.' * 30}] 0/{total}", end="", file=sys.stderr)
+                print(f"\r[{'.' * self.WIDTH}] 0/{total}", end="", file=sys.stderr)
             return
         if item.status == "failed":
             end = "\n" if self.tty else ""
             print(f"{end}courrier : ligne {item.line} : échec : {item.message}", file=sys.stderr)
         if self.tty:
-            filled = round(30 * position / total)
-            bar = "#" * filled + "." * (30 - filled)
+            filled = round(self.WIDTH * position / total)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
             print(f"\r[{bar}] {position}/{total}", end="\n" if position == total else "", file=sys.stderr)
         elif item.status != "failed":
             label = "rédigé" if item.status == "drafted" else "déjà fait"

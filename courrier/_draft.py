@@ -61,7 +61,7 @@ class _Edit(FrozenModel):
 
 class _Approval(FrozenModel):
     by: Line
-    qualite: Line
+    role: Line
 
 
 def letter_text(paragraphs: Sequence[Paragraph]) -> str:
@@ -157,9 +157,9 @@ class Draft(FrozenModel):
             missing=missing_mentions(letter_text(paragraphs), self.provenance.required_mentions),
         )
 
-    def approve(self, *, by: str, qualite: str) -> Draft:
+    def approve(self, *, by: str, role: str) -> Draft:
         """A new, approved version. `MissingMention` if the letter lacks a required mention."""
-        approval = _validated(_Approval, by=by, qualite=qualite)
+        approval = _validated(_Approval, by=by, role=role)
         missing = self.missing_mentions()
         if missing:
             raise MissingMention(missing)
@@ -170,9 +170,7 @@ class Draft(FrozenModel):
             paragraphs=self.paragraphs,
             paragraph_records=self.provenance.paragraphs,
             edits=self.provenance.edits,
-            approval=ApprovalRecord(
-                version=self.version + 1, by=approval.by, qualite=approval.qualite, at=now
-            ),
+            approval=ApprovalRecord(version=self.version + 1, by=approval.by, role=approval.role, at=now),
             missing=missing,
         )
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ._canonical import text_sha256
-from ._draft import Draft
+from ._draft import Draft, Paragraph
 from .drafting import LetterData
 from .errors import IntegrityProblem, TemplateNotFound, VerificationError
 from .guards import check_output
-from .rendering import TemplateLibrary, disclosure_index, disclosure_notice, wants_disclosure
+from .record import ParagraphRecord
+from .rendering import (
+    RenderedSection,
+    SectionSpec,
+    TemplateLibrary,
+    disclosure_index,
+    disclosure_notice,
+    wants_disclosure,
+)
 from .signing import signature_problem
 
 if TYPE_CHECKING:
@@ -111,20 +120,31 @@ def _library_problems(draft: Draft, library: TemplateLibrary) -> list[IntegrityP
     for index, (paragraph, entry, vetted) in enumerate(
         zip(draft.paragraphs, record.paragraphs, expected, strict=True)
     ):
-
-        def problem(message: str, index: int = index, section: str = paragraph.section) -> None:
-            problems.append(IntegrityProblem(message, index, section))
-
-        if paragraph.mode != vetted.mode:
-            problem(f"mode {paragraph.mode} au lieu de {vetted.mode}")
-        elif entry.vetted_sha256 != text_sha256(vetted.text):
-            problem("le texte validé enregistré diffère du rendu du modèle")
-        elif paragraph.origin == "model":
-            accepted = next((a for a in entry.attempts if a.accepted), None)
-            context = letter.guard_context(specs[paragraph.section], vetted.text)
-            finish_reason = accepted.usage.finish_reason if accepted and accepted.usage else None
-            verdicts = check_output(paragraph.text, replace(context, finish_reason=finish_reason))
-            failed = [verdict.guard for verdict in verdicts if not verdict.passed]
-            if failed:
-                problem(f"le texte du modèle de langue échoue aux contrôles : {', '.join(failed)}")
+        message = _paragraph_problem(paragraph, entry, vetted, letter, specs)
+        if message is not None:
+            problems.append(IntegrityProblem(message, index, paragraph.section))
     return problems
+
+
+def _paragraph_problem(
+    paragraph: Paragraph,
+    entry: ParagraphRecord,
+    vetted: RenderedSection,
+    letter: LetterData,
+    specs: Mapping[str, SectionSpec],
+) -> str | None:
+    """How one paragraph differs from the template's rendering, if it does."""
+    if paragraph.mode != vetted.mode:
+        return f"mode {paragraph.mode} au lieu de {vetted.mode}"
+    if entry.vetted_sha256 != text_sha256(vetted.text):
+        return "le texte validé enregistré diffère du rendu du modèle"
+    if paragraph.origin != "model":
+        return None
+    accepted = next((a for a in entry.attempts if a.accepted), None)
+    context = letter.guard_context(specs[paragraph.section], vetted.text)
+    finish_reason = accepted.usage.finish_reason if accepted and accepted.usage else None
+    verdicts = check_output(paragraph.text, replace(context, finish_reason=finish_reason))
+    failed = [verdict.guard for verdict in verdicts if not verdict.passed]
+    if failed:
+        return f"le texte du modèle de langue échoue aux contrôles : {', '.join(failed)}"
+    return None

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import JsonValue
 
+from .errors import UserError
 from .record import ModelRecord, Usage
 
 __all__ = [
@@ -61,6 +62,17 @@ class CallOptions:
     shared_prefix: str | None = None
     timeout: float | None = None
     seed: int | None = None
+
+    @classmethod
+    def of_call(cls, kwargs: Mapping[str, Any], max_tokens: int) -> CallOptions:
+        """The options of a LangChain call: its `call_options`, else a budget of its `max_tokens` or
+        the model's own. `UserError` for `call_options` that are not `CallOptions`."""
+        given = kwargs.get("call_options")
+        if given is None:
+            return cls(max_tokens=kwargs.get("max_tokens", max_tokens))
+        if not isinstance(given, CallOptions):
+            raise UserError(f"call_options : CallOptions attendu, pas {type(given).__name__}")
+        return given
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from typing import Literal, get_args
 
-from pydantic import Field, JsonValue, model_validator
+from pydantic import ConfigDict, Field, JsonValue, model_validator
 
 from ._canonical import Canonical, canonical_json, canonical_text, encode, sha256_hex, sha256_of, text_sha256
 from ._validation import FrozenModel
@@ -224,11 +224,18 @@ class EditRecord(FrozenModel):
 
 
 class ApprovalRecord(FrozenModel):
-    """Who approved a version of the letter, in which capacity, and when."""
+    """Who approved a version of the letter, in which capacity (`role`, the « qualité » of CRPA
+    L212-1, as `Signatory.role`), and when."""
+
+    # The record names the capacity "qualite", as it always has: renaming a hashed field would change
+    # every approved record's hash. Python calls it `role`, as everywhere else in courrier.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, serialize_by_alias=True, validate_by_name=True, validate_by_alias=True
+    )
 
     version: int
     by: str
-    qualite: str
+    role: str = Field(alias="qualite")
     at: dt.datetime
 
 

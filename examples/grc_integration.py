@@ -111,7 +111,7 @@ def letter_request(
     adresse = usager["adresse"]
     letter_date = dt.date.fromisoformat(dossier["date_traitement"])
     missing = [piece for piece in dossier["pieces"] if piece["statut"] == "manquante"]
-    return LetterRequest.model_validate(
+    return LetterRequest.from_data(
         {
             "template": "demande-pieces-manquantes",
             "date": letter_date.isoformat(),
@@ -233,7 +233,7 @@ def run(out_dir: Path, *, use_model: bool) -> int:
         journal.record(draft)
         print(f"\nVersion {draft.version} : section « envoi » modifiée par {agent['prenom']} {agent['nom']}")
         signataire = SERVICE["signataire"]
-        draft = draft.approve(by=f"{signataire['prenom']} {signataire['nom']}", qualite=signataire["qualite"])
+        draft = draft.approve(by=f"{signataire['prenom']} {signataire['nom']}", role=signataire["qualite"])
         journal.record(draft)
         print(f"Version {draft.version} : approuvée par {signataire['prenom']} {signataire['nom']}")
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
@@ -18,9 +19,16 @@ def _journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURRIER_JOURNAL", str(tmp_path / "journal.sqlite3"))
 
 
+@functools.cache
+def shipped_library() -> TemplateLibrary:
+    """The shipped templates, loaded once for the run (a load takes a fifth of a second; a loaded
+    library is only read): for the tests that draft many letters, outside a fixture too."""
+    return TemplateLibrary.default()
+
+
 @pytest.fixture(scope="session")
 def library() -> TemplateLibrary:
-    return TemplateLibrary.default()
+    return shipped_library()
 
 
 @pytest.fixture

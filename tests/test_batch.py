@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,9 @@ import pytest
 from langchain_core.language_models import FakeListChatModel
 
 import courrier._batch
-import courrier._cli
 import courrier.model
 from courrier import Draft, Journal, verify
+from courrier.outputs import Format, document
 
 from .conftest import EXAMPLE_REQUESTS
 from .test_cli import run
@@ -104,20 +105,18 @@ def test_missing_requests_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_p
 def test_any_failure_of_one_line_is_reported_and_the_batch_goes_on(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, requests_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = courrier._batch.document
-
-    def flaky(draft: Draft, format: Any) -> bytes:
+    def flaky(draft: Draft, format: Format) -> bytes:
         if draft.template.id == "reponse-recours":
             raise OSError("disque plein")
-        return original(draft, format)
+        return document(draft, format)
 
-    monkeypatch.setattr(courrier._batch, "document", flaky)
     out = tmp_path / "courriers"
-    code, _, err = run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm")
+    with monkeypatch.context() as patch:
+        patch.setattr(courrier._batch, "document", flaky)
+        code, _, err = run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm")
     assert code == 1
     assert "échec : OSError: disque plein" in err
     assert len(list(out.glob("*.json"))) == len(EXAMPLE_REQUESTS) - 1
-    monkeypatch.setattr(courrier._batch, "document", original)
     code, _, err = run(capsys, "batch", str(requests_file), "-o", str(out), "--no-llm")
     assert "1 courrier(s) rédigé(s)" in err
 
@@ -161,7 +160,7 @@ def test_a_line_that_is_not_utf8_fails_alone(
 def test_progress_bar_on_a_terminal(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, requests_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(courrier._cli.sys.stderr, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # capsys's stream, which the command writes to
     total = len(EXAMPLE_REQUESTS) + 2
     _, _, err = run(capsys, "batch", str(requests_file), "-o", str(tmp_path / "out"), "--no-llm")
     assert f"\r[{'.' * 30}] 0/{total}" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ from courrier.errors import (
     VerificationError,
 )
 
-from .conftest import ROOT
+from .conftest import ROOT, shipped_library
 
 SAMPLES: dict[type[CourrierError], CourrierError] = {
     CourrierError: CourrierError("quelque chose"),
@@ -128,13 +129,13 @@ def test_a_draft_that_no_longer_matches_its_record_is_always_a_verification_erro
     request = LetterRequest.from_json(
         (ROOT / "examples" / "requests" / "reponse-reclamation.json").read_text()
     )
-    draft = Drafter().draft(request)
+    draft = Drafter(library=shipped_library()).draft(request)
     record = draft.provenance.model_copy(update={"organisation": "Mairie de Port-Aurore"})
     tampered = draft.model_copy(update={"provenance": record})
     generate_key_pair(tmp_path / "k.pem", tmp_path / "k.pub")
-    actions = {
+    actions: dict[str, Callable[[], object]] = {
         "edit": lambda: tampered.edit("signature", "Camille Martin, la maire", author="A"),
-        "approve": lambda: tampered.approve(by="Camille Martin", qualite="La maire"),
+        "approve": lambda: tampered.approve(by="Camille Martin", role="La maire"),
         "export": lambda: courrier.export_document(tampered, "text"),
         "sign": lambda: sign_draft(tampered, load_private_key(tmp_path / "k.pem")),
         "journal": lambda: courrier.Journal(tmp_path / "j.sqlite3").record(tampered),

@@ -19,8 +19,8 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.tools import BaseTool
 
-import courrier
 from courrier import Draft, Drafter, Journal, TemplateLibrary, verify
+from courrier.model import default_model_path
 
 from .conftest import ROOT
 
@@ -123,7 +123,7 @@ def test_agent_drafts_with_the_embedded_model(tmp_path: Path, library: TemplateL
 
 @pytest.mark.local_model
 def test_agent_loop_driven_by_a_local_model(tmp_path: Path) -> None:
-    model = str(courrier.default_model_path())
+    model = str(default_model_path())
     result = run_example(
         "agent.py", "--no-llm", "--model", model, "--out", str(tmp_path), cwd=tmp_path, timeout=600
     )

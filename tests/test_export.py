@@ -7,7 +7,9 @@ back with odfdo and python-docx, and, where LibreOffice is installed, printed to
 
 from __future__ import annotations
 
+import html
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -16,6 +18,7 @@ import zipfile
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import docx
 import odfdo
@@ -56,7 +59,7 @@ def drafts() -> dict[str, Draft]:
     model = FakeListChatModel(responses=[GOOD_EXPLANATION, GOOD_CONTACT])
     modele = Drafter(llm=model).draft(request_for("decision-defavorable"))
     approuve = modele.edit("contact", EDITED_CONTACT, author="Maëlle Kerouac").approve(
-        by="Yannick Le Goff", qualite="Premier adjoint au maire"
+        by="Yannick Le Goff", role="Premier adjoint au maire"
     )
     assert [p.section for p in modele.paragraphs if p.origin == "model"] == ["explication", "contact"]
     assert [p.origin for p in approuve.paragraphs if p.section in ("explication", "contact")] == [
@@ -72,10 +75,34 @@ def draft(request: pytest.FixtureRequest, drafts: dict[str, Draft]) -> Draft:
     return drafts[request.param]
 
 
-def test_every_format_writes_a_document(draft: Draft) -> None:
+def _readable_text(data: bytes, format: Format) -> str:
+    """The text a reader of the file sees, roughly: markup and escapes removed, whitespace collapsed."""
+    if format == "json":
+        text = "\n".join(paragraph["text"] for paragraph in json.loads(data)["paragraphs"])
+    elif format in ("odt", "docx"):
+        member = "content.xml" if format == "odt" else "word/document.xml"
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            root = ElementTree.fromstring(archive.read(member))
+        text = "".join(root.itertext())
+    else:
+        text = data.decode("utf-8")
+        if format == "md":
+            text = re.sub(r"\\([^\n])", r"\1", text)
+        elif format == "html":
+            text = html.unescape(re.sub(r"<[^>]*>", "", text))
+    return " ".join(text.split())
+
+
+def test_every_format_writes_a_document_that_holds_the_letter(draft: Draft) -> None:
     assert FORMATS == ("text", "md", "json", "html", "odt", "docx")
+    lines = [" ".join(line.split()) for p in draft.paragraphs for line in p.text.splitlines() if line.strip()]
     for format in FORMATS:
-        assert document(draft, format)
+        text = _readable_text(document(draft, format), format)
+        at = 0
+        for line in lines:
+            found = text.find(line, at)
+            assert found >= 0, f"{format}: {line!r} missing, or out of order"
+            at = found + len(line)
 
 
 @pytest.mark.parametrize(

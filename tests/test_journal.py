@@ -64,7 +64,7 @@ def path(tmp_path: Path) -> Path:
 
 def chain(draft: Draft) -> list[Draft]:
     edited = draft.edit("contact", CONTACT, author="Agent A", reason="ton")
-    approved = edited.approve(by="Claire Martin", qualite="Directrice générale des services")
+    approved = edited.approve(by="Claire Martin", role="Directrice générale des services")
     return [draft, edited, approved]
 
 

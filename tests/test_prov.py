@@ -63,7 +63,7 @@ def model_draft(letter_request: LetterRequest) -> Draft:
 @pytest.fixture(scope="module")
 def revised_draft(model_draft: Draft) -> Draft:
     edited = model_draft.edit("contact", NEW_CONTACT, author=EDITOR, reason="plus direct")
-    return edited.approve(by=APPROVER, qualite=QUALITE)
+    return edited.approve(by=APPROVER, role=QUALITE)
 
 
 @pytest.fixture(params=["template_draft", "model_draft", "revised_draft"])

@@ -27,6 +27,7 @@ from courrier import (
 )
 from courrier.record import ApprovalRecord, ParagraphRecord, canonical_json, seal, sha256_of, text_sha256
 
+from .conftest import shipped_library
 from .test_drafting_model import GOOD_CONTACT, GOOD_EXPLANATION, request_for
 
 NEW_CONTACT = "Nos services restent à votre disposition pour toute question sur cette décision."
@@ -35,7 +36,7 @@ NEW_CONTACT = "Nos services restent à votre disposition pour toute question sur
 @pytest.fixture(scope="module")
 def draft() -> Draft:
     llm = FakeListChatModel(responses=[GOOD_EXPLANATION, GOOD_CONTACT])
-    return Drafter(llm=llm).draft(request_for("decision-defavorable"))
+    return Drafter(library=shipped_library(), llm=llm).draft(request_for("decision-defavorable"))
 
 
 def tampered_json(draft: Draft, path: list[str | int], change: str) -> Draft:
@@ -259,7 +260,7 @@ def test_resealed_structure_changes_are_caught_with_the_library(
 
 
 def test_inconsistent_versions_are_caught(draft: Draft) -> None:
-    approval = ApprovalRecord(version=99, by="X", qualite="Y", at=draft.provenance.created_at)
+    approval = ApprovalRecord(version=99, by="X", role="Y", at=draft.provenance.created_at)
     with pytest.raises(VerificationError, match="approbation"):
         verify(resealed(draft, approval=approval))
     with pytest.raises(VerificationError, match="version 1"):
@@ -274,7 +275,7 @@ def test_a_tampered_draft_cannot_be_edited_approved_or_journaled(draft: Draft, t
     data["provenance"]["paragraphs"][index]["text_sha256"] = text_sha256(forged_text)
     tampered = Draft.from_json(json.dumps(data))
     with pytest.raises(VerificationError):
-        tampered.approve(by="Yannick Le Goff", qualite="Premier adjoint au maire")
+        tampered.approve(by="Yannick Le Goff", role="Premier adjoint au maire")
     with pytest.raises(VerificationError):
         tampered.edit("contact", NEW_CONTACT, author="A")
     with Journal(tmp_path / "journal.sqlite3") as journal, pytest.raises(VerificationError):
@@ -318,17 +319,17 @@ def test_approval_requires_every_mention(draft: Draft, library: TemplateLibrary)
     )
     assert gutted.provenance.missing_mentions == ("Voies et délais de recours (CRPA L411-2 ; CJA R421-5)",)
     with pytest.raises(MissingMention) as caught:
-        gutted.approve(by="Yannick Le Goff", qualite="Premier adjoint au maire")
+        gutted.approve(by="Yannick Le Goff", role="Premier adjoint au maire")
     assert caught.value.labels == ("Voies et délais de recours (CRPA L411-2 ; CJA R421-5)",)
     assert isinstance(caught.value, UserError)
     verify(gutted, library=library)
 
 
 def test_approve_then_edit_clears_the_approval(draft: Draft) -> None:
-    approved = draft.approve(by="Yannick Le Goff", qualite="Premier adjoint au maire")
+    approved = draft.approve(by="Yannick Le Goff", role="Premier adjoint au maire")
     assert approved.approved
     assert approved.provenance.approval is not None
-    assert approved.provenance.approval.qualite == "Premier adjoint au maire"
+    assert approved.provenance.approval.role == "Premier adjoint au maire"
     assert approved.provenance.previous_sha256 == draft.sha256
     verify(approved)
     edited = approved.edit("contact", NEW_CONTACT, author="Maëlle Kerouac")
@@ -349,7 +350,7 @@ def test_edit_refuses_unknown_sections_same_text_and_blank_author(draft: Draft) 
         draft.edit("contact", NEW_CONTACT, author="  ")
     assert blank.value.paths == ("author",)
     with pytest.raises(InvalidInput):
-        draft.approve(by="", qualite="Maire")
+        draft.approve(by="", role="Maire")
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -371,11 +372,11 @@ def test_any_edit_verifies_and_any_later_change_is_caught(draft: Draft, text: st
 
 def test_every_example_verifies_without_a_model(library: TemplateLibrary, tmp_path: Path) -> None:
     for template_id in library.ids():
-        draft = Drafter(llm=None).draft(request_for(template_id))
+        draft = Drafter(library=library, llm=None).draft(request_for(template_id))
         verify(Draft.from_json(draft.to_json()), library=library)
 
 
 def test_request_round_trip_keeps_hashes_stable() -> None:
     request: LetterRequest = request_for("reponse-communication-documents")
-    draft = Drafter(llm=None).draft(request)
+    draft = Drafter(library=shipped_library(), llm=None).draft(request)
     assert sha256_of(Draft.from_json(draft.to_json()).request) == draft.provenance.request_sha256

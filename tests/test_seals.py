@@ -17,7 +17,7 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from courrier import Draft, Drafter, LetterRequest
+from courrier import Draft, Drafter, LetterRequest, TemplateLibrary
 from courrier.record import seal
 
 from .conftest import EXAMPLE_REQUESTS
@@ -62,10 +62,10 @@ def _normalized(draft: Draft) -> str:
 
 @pytest.mark.parametrize("path", EXAMPLE_REQUESTS, ids=lambda path: path.stem)
 @pytest.mark.parametrize("kind", ["none", "fake", "fake0", "broken"])
-def test_every_example_seals_as_in_0_1_0(path: Path, kind: str) -> None:
+def test_every_example_seals_as_in_0_1_0(path: Path, kind: str, library: TemplateLibrary) -> None:
     request = LetterRequest.from_json(path.read_text(encoding="utf-8"))
     llm, retries = _models()[kind]
-    draft = Drafter(llm=llm, max_retries=retries, clock=lambda: AT).draft(request)
+    draft = Drafter(library=library, llm=llm, max_retries=retries, clock=lambda: AT).draft(request)
     expected = SEALS[f"{path.stem}/{kind}"]
     assert _normalized(draft) == expected["record"]
     if kind == "none":
@@ -73,4 +73,4 @@ def test_every_example_seals_as_in_0_1_0(path: Path, kind: str) -> None:
             draft.paragraphs[-1].section, "Camille Martin\nLa maire", author="Agent X", reason="test"
         )
         assert _normalized(edited) == expected["edited"]
-        assert _normalized(edited.approve(by="Camille Martin", qualite="La maire")) == expected["approved"]
+        assert _normalized(edited.approve(by="Camille Martin", role="La maire")) == expected["approved"]

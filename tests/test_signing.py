@@ -127,7 +127,7 @@ def test_signing_refuses_a_key_that_is_not_ed25519(draft: Draft) -> None:
 def test_a_new_version_is_unsigned(signed: Draft) -> None:
     edited = signed.edit("contact", "Nos services restent à votre disposition.", author="Maëlle Kerouac")
     assert edited.signature is None
-    assert signed.approve(by="Yannick Le Goff", qualite="Premier adjoint au maire").signature is None
+    assert signed.approve(by="Yannick Le Goff", role="Premier adjoint au maire").signature is None
 
 
 def test_key_files_round_trip(tmp_path: Path, draft: Draft) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,8 @@ from courrier import (
     TemplateNotFound,
 )
 from courrier.record import missing_mentions
+
+from .conftest import SHIPPED
 
 KINDS = {
     "accuse_reception",
@@ -34,7 +38,9 @@ KINDS = {
 def test_default_library_ships_the_letter_kinds(library: TemplateLibrary) -> None:
     assert len(library) >= 10
     assert {template.kind for template in library} >= KINDS
-    assert library.ids() == sorted(library.ids())
+    shipped = sorted(folder.parent.name for folder in SHIPPED.glob("*/template.toml"))
+    assert library.ids() == shipped, "one template per shipped folder, listed in order"
+    assert [template.id for template in library] == shipped
 
 
 def test_unknown_template_is_a_lookup_error(library: TemplateLibrary) -> None:
@@ -133,9 +139,42 @@ def test_mentions_ignore_line_breaks_and_no_break_spaces(library: TemplateLibrar
     assert "Service chargé du dossier (R112-5, 2°)" not in labels
 
 
-def test_letter_date_defaults_to_today(sample_request: LetterRequest, library: TemplateLibrary) -> None:
-    draft = Drafter(library=library).draft(sample_request.model_copy(update={"date": None}))
-    assert draft.request.date == dt.date.today()
+def test_letter_date_defaults_to_the_drafters_clock(
+    sample_request: LetterRequest, library: TemplateLibrary
+) -> None:
+    at = dt.datetime(2026, 3, 14, 23, 59, 30).astimezone()  # aware, in local time: the letter's day
+    draft = Drafter(library=library, clock=lambda: at).draft(sample_request.model_copy(update={"date": None}))
+    assert draft.request.date == dt.date(2026, 3, 14)
+    assert draft.provenance.created_at == at
+    assert "14 mars 2026" in draft.text
+
+
+@pytest.fixture
+def paris_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone set to Europe/Paris for the test, restored after."""
+    if not hasattr(time, "tzset") or not Path("/usr/share/zoneinfo/Europe/Paris").exists():
+        pytest.skip("no time zone database to switch the local time zone")
+    with monkeypatch.context() as patch:
+        patch.setenv("TZ", "Europe/Paris")
+        time.tzset()
+        yield
+    time.tzset()
+
+
+@pytest.mark.usefixtures("paris_time")
+def test_the_letter_is_dated_in_local_time(sample_request: LetterRequest, library: TemplateLibrary) -> None:
+    at = dt.datetime(2026, 3, 14, 23, 30, tzinfo=dt.UTC)  # already 00:30 on the 15th in Paris
+    draft = Drafter(library=library, clock=lambda: at).draft(sample_request.model_copy(update={"date": None}))
+    assert draft.request.date == dt.date(2026, 3, 15)
+    assert draft.provenance.created_at == at
+
+
+def test_a_request_date_wins_over_the_clock(sample_request: LetterRequest, library: TemplateLibrary) -> None:
+    at = dt.datetime(2026, 3, 14, 12, tzinfo=dt.UTC)
+    request = sample_request.model_copy(update={"date": dt.date(2026, 1, 5)})
+    draft = Drafter(library=library, clock=lambda: at).draft(request)
+    assert draft.request.date == dt.date(2026, 1, 5)
+    assert draft.provenance.created_at == at
 
 
 def test_printing_none_is_a_template_defect(library_copy: Path, sample_request: LetterRequest) -> None:

@@ -264,8 +264,8 @@ def _parse_number_words(match: re.Match[str]) -> tuple[Decimal, str | None]:
             current = max(current, 1) * 100
         elif word == "mille":
             total, current = total + max(current, 1) * 1000, 0
-        elif word in {"vingt", "vingts"} and current % 100 == 4:
-            current += 76
+        elif word in {"vingt", "vingts"} and current % 100 == 4:  # « quatre-vingt(s) » is 4 × 20
+            current += 4 * 20 - 4
         else:
             current += _NUMBER_WORDS[word]
     return Decimal(total + current), _unit(match)

@@ -8,7 +8,7 @@ given, so drafting without a model imports neither library.
 from .._exports import publish
 from ._loading import DEFAULT_MODEL_FILE, LOAD_SETTINGS, MODEL_CACHE, ModelCache, default_model_path
 from ._local import LocalChatModel, LocalReplyMetadata
-from ._port import GenericPort, LocalPort, port_for
+from ._port import GenericPort, LocalPort, port_for, to_langchain
 
 __all__ = [
     "DEFAULT_MODEL_FILE",
@@ -21,6 +21,7 @@ __all__ = [
     "ModelCache",
     "default_model_path",
     "port_for",
+    "to_langchain",
 ]
 
 publish(__name__, globals(), __all__)

@@ -218,7 +218,7 @@ class LocalChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         model = self._model
-        options = self._call_options(kwargs)
+        options = CallOptions.of_call(kwargs, self.max_tokens)
         params = self._sampling(kwargs, options)
         grammar = self._grammar(kwargs["json_schema"]) if kwargs.get("json_schema") else None
         llama_messages = to_llama_messages(messages)
@@ -286,17 +286,10 @@ class LocalChatModel(BaseChatModel):
             **params,
         }
         yield ChatGenerationChunk(
-            message=AIMessageChunk(content="", usage_metadata=usage, response_metadata=dict(metadata))
+            message=AIMessageChunk(
+                content="", usage_metadata=usage, response_metadata=dict(metadata), chunk_position="last"
+            )
         )
-
-    def _call_options(self, kwargs: Mapping[str, Any]) -> CallOptions:
-        """The call's `call_options`, else options from the model's own settings."""
-        given = kwargs.get("call_options")
-        if given is None:
-            return CallOptions(max_tokens=kwargs.get("max_tokens", self.max_tokens))
-        if not isinstance(given, CallOptions):
-            raise UserError(f"call_options : CallOptions attendu, pas {type(given).__name__}")
-        return given
 
     def _sampling(self, kwargs: Mapping[str, Any], options: CallOptions) -> Sampling:
         """The sampling parameters of a call: the model's settings, the call's overrides, then the

@@ -30,7 +30,8 @@ _MESSAGES = {"system": SystemMessage, "human": HumanMessage, "ai": AIMessage}
 
 
 def port_for(llm: BaseChatModel) -> ChatPort:
-    """The port for a chat model: `LocalPort` for the local model, `GenericPort` for any other."""
+    """The port for a chat model: `LocalPort` for the local model, `GenericPort` for any other (which
+    passes the call options on to a model whose class declares `honours_call_options`)."""
     if isinstance(llm, LocalChatModel):
         return LocalPort(llm)
     return GenericPort(llm)
@@ -95,10 +96,15 @@ class LocalPort:
 
 class GenericPort:
     """Any other LangChain chat model: its type and identifying parameters, the usage and finish
-    reason it reports, and the sampling parameters its replies name."""
+    reason it reports, and the sampling parameters its replies name.
+
+    A model whose class sets `honours_call_options = True` (as `courrier.testing.ScriptedChatModel`
+    does) is given the `CallOptions` of every call as its `call_options` keyword, and runs with their
+    token budget; any other is called with the messages only."""
 
     def __init__(self, llm: BaseChatModel) -> None:
         self.llm = llm
+        self.honours_call_options = bool(getattr(type(llm), "honours_call_options", False))
 
     @property
     def record(self) -> ModelRecord:
@@ -117,10 +123,13 @@ class GenericPort:
         return _token_budget(max_chars)
 
     def parameters(self, options: CallOptions) -> dict[str, JsonValue]:
-        return {}
+        return {"max_tokens": options.max_tokens} if self.honours_call_options else {}
 
     def invoke(self, messages: Sequence[PromptMessage], options: CallOptions) -> Reply:
-        reply = self.llm.invoke(to_langchain(messages))
+        if self.honours_call_options:
+            reply = self.llm.invoke(to_langchain(messages), call_options=options)
+        else:
+            reply = self.llm.invoke(to_langchain(messages))
         metadata = reply.response_metadata
         input_tokens, output_tokens = _tokens(reply)
         return Reply(

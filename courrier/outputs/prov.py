@@ -374,13 +374,13 @@ class _Export:
                 "prov:type": _qname("courrier:Approval"),
                 "prov:startTime": _time(approval.at),
                 "prov:endTime": _time(approval.at),
-                "courrier:qualite": approval.qualite,
+                "courrier:qualite": approval.role,
             },
         )
         self.relate(
             "wasAssociatedWith",
             {"prov:activity": activity, "prov:agent": approver},
-            {"prov:role": approval.qualite},
+            {"prov:role": approval.role},
         )
         return activity
 

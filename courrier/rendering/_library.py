@@ -109,6 +109,13 @@ def _environment(root: Path) -> _Sandbox:
     return environment
 
 
+def _parsed(environment: _Sandbox, name: str) -> nodes.Template:
+    """The syntax tree of a library file; `OSError` or a Jinja error if it cannot be read or parsed."""
+    assert environment.loader is not None, "every sandbox is built with its library's loader"
+    source, _, _ = environment.loader.get_source(environment, name)
+    return environment.parse(source, name)
+
+
 @dataclass(frozen=True)
 class RenderedSection:
     """The vetted text of one section, rendered from the request."""
@@ -253,10 +260,7 @@ class Template:
         """Check the source against the manifest; return the files it uses and the problems found."""
         problems: list[str] = []
         try:
-            source = self._environment.loader.get_source(  # type: ignore[union-attr]
-                self._environment, self._source_name
-            )[0]
-            tree = self._environment.parse(source, self._source_name)
+            tree = _parsed(self._environment, self._source_name)
         except (OSError, JinjaError) as error:
             return [], [f"source {self.manifest.source} illisible : {error}"]
         body = tree.body
@@ -307,10 +311,7 @@ class Template:
                 elif name not in files:
                     files.append(name)
                     try:
-                        included = self._environment.parse(
-                            self._environment.loader.get_source(self._environment, name)[0],  # type: ignore[union-attr]
-                            name,
-                        )
+                        included = _parsed(self._environment, name)
                     except (OSError, JinjaError) as error:
                         problems.append(f"fichier inclus {name} illisible : {error}")
                         continue
@@ -400,15 +401,11 @@ def open_library(root: Path) -> _Sandbox:
         raise LibraryNotFound(root)
     environment = _environment(root)
     try:
-        source = environment.loader.get_source(environment, LAYOUT_FILE)[0]  # type: ignore[union-attr]
-        layout = environment.parse(source, LAYOUT_FILE)
+        layout = _parsed(environment, LAYOUT_FILE)
     except (OSError, JinjaError) as error:
         raise TemplateDefect(LAYOUT_FILE, [f"mise en page illisible : {error}"]) from error
     try:
-        environment.parse(
-            environment.loader.get_source(environment, DISCLOSURE_FILE)[0],  # type: ignore[union-attr]
-            DISCLOSURE_FILE,
-        )
+        _parsed(environment, DISCLOSURE_FILE)
     except (OSError, JinjaError) as error:
         raise TemplateDefect(DISCLOSURE_FILE, [f"mention d'assistance illisible : {error}"]) from error
     names = [block.name for block in _blocks(layout)]
