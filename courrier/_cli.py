@@ -189,12 +189,12 @@ def _format_option(command: argparse.ArgumentParser, default: str) -> None:
     )
 
 
-def _drafter(args: argparse.Namespace) -> Drafter:
+def _drafter(args: argparse.Namespace, library: TemplateLibrary) -> Drafter:
     """The drafter the options ask for; the model is loaded once, here."""
     if args.retries < 0:
         raise UserError("--retries attend un nombre positif ou nul")
     return Drafter(
-        library=_library(args),
+        library=library,
         llm=None if args.no_llm else _local_model(args.model),
         style=args.style,
         max_retries=args.retries,
@@ -276,13 +276,14 @@ def _show(args: argparse.Namespace) -> int:
 
 def _draft(args: argparse.Namespace) -> int:
     request = _read_request(args.request)
+    library = _library(args)
     # Every fault of the request, named with its file, before the model is loaded.
-    _library(args).get(request.template).validate_facts(request.facts, source=str(args.request))
+    library.get(request.template).validate_facts(request.facts, source=str(args.request))
     if args.output is not None and not args.output.parent.is_dir():
         raise UserError(f"dossier de sortie introuvable : {args.output.parent}")
     _output_format(args)
     signing_key = load_private_key(args.sign_key) if args.sign_key else None
-    drafter = _drafter(args)
+    drafter = _drafter(args, library)
     draft = drafter.draft(request)
     for paragraph, entry in zip(draft.paragraphs, draft.provenance.paragraphs, strict=True):
         if entry.attempts:
@@ -326,7 +327,7 @@ def _write_draft(draft: Draft, args: argparse.Namespace) -> None:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    drafter = _drafter(args)
+    drafter = _drafter(args, _library(args))
     output_format: Format = args.format or "text"
     journal = None if args.no_journal else Journal(args.journal or default_journal_path())
     progress = _Progress()
