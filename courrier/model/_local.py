@@ -219,7 +219,7 @@ class LocalChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         model = self._model
         options = CallOptions.of_call(kwargs, self.max_tokens)
-        params = self._sampling(kwargs, options)
+        params = self.sampling(options, kwargs)
         grammar = self._grammar(kwargs["json_schema"]) if kwargs.get("json_schema") else None
         llama_messages = to_llama_messages(messages)
         if kwargs.get("tools"):
@@ -291,10 +291,10 @@ class LocalChatModel(BaseChatModel):
             )
         )
 
-    def _sampling(self, kwargs: Mapping[str, Any], options: CallOptions) -> Sampling:
-        """The sampling parameters of a call: the model's settings, the call's overrides, then the
-        budget and seed its options set."""
-        overrides = {**kwargs, "max_tokens": options.max_tokens}
+    def sampling(self, options: CallOptions, kwargs: Mapping[str, Any] | None = None) -> Sampling:
+        """The sampling parameters of a call: the model's settings, the call's overrides (`kwargs`),
+        then the budget and seed its options set."""
+        overrides = {**(kwargs or {}), "max_tokens": options.max_tokens}
         if options.seed is not None:
             overrides["seed"] = options.seed
         return cast("Sampling", self.generation_parameters(**overrides))

@@ -63,13 +63,7 @@ class LocalPort:
         return min(self.llm.max_tokens, _token_budget(max_chars))
 
     def parameters(self, options: CallOptions) -> dict[str, JsonValue]:
-        sampling = self.llm.generation_parameters(max_tokens=options.max_tokens)
-        if options.seed is not None:
-            sampling["seed"] = options.seed
-        return {
-            **{name: json_safe(value) for name, value in sampling.items()},
-            "stop": json_safe(self.llm.stop),
-        }
+        return self._recorded(self.llm.sampling(options))
 
     def invoke(self, messages: Sequence[PromptMessage], options: CallOptions) -> Reply:
         reply = self.llm.invoke(to_langchain(messages), call_options=options)
@@ -86,12 +80,17 @@ class LocalPort:
                 prompt_seconds=metadata["prompt_seconds"],
                 generation_seconds=metadata["generation_seconds"],
             ),
-            parameters={
-                **{name: json_safe(metadata[name]) for name in GENERATION_PARAMETERS},  # type: ignore[literal-required]
-                "stop": json_safe(self.llm.stop),
-            },
+            parameters=self._recorded(metadata),
             reproducible=metadata["reproducible"],
         )
+
+    def _recorded(self, sampling: Mapping[str, object]) -> dict[str, JsonValue]:
+        """The parameters an attempt records: the sampling parameters (`GENERATION_PARAMETERS`) of a
+        call or of its reply's metadata, and the model's stop sequences."""
+        return {
+            **{name: json_safe(sampling[name]) for name in GENERATION_PARAMETERS},
+            "stop": json_safe(self.llm.stop),
+        }
 
 
 class GenericPort:
