@@ -10,9 +10,11 @@ The hierarchy::
     │   │   ├── InvalidRequest       a letter request, or its facts
     │   │   └── InvalidDraft         a draft file that is not a courrier draft
     │   ├── UnknownSection           (also LookupError) an edit names a section the letter lacks
+    │   ├── LockedSection            an edit of vetted legal text or layout without a recorded override
     │   ├── MissingMention           a draft lacking a required mention cannot be approved
     │   ├── UnreadableFile           (also OSError) a file the caller named cannot be read
-    │   └── MissingDependency        (also ImportError) an optional part is not installed
+    │   ├── MissingDependency        (also ImportError) an optional part is not installed
+    │   └── InvalidJournal           (also JournalError) a file that is not a courrier journal
     ├── OutputError                  (also OSError) a file cannot be written: a full disk, no rights
     ├── TemplateError                a template that cannot produce a letter
     │   ├── TemplateDefect           a manifest or source that is malformed or inconsistent
@@ -21,7 +23,7 @@ The hierarchy::
     │   ├── ModelLoadError           a missing, non-GGUF or damaged model file, or no backend
     │   └── ContextOverflow          a prompt longer than the model's context window
     ├── VerificationError            a draft whose text, record or signature do not match
-    └── JournalError                 the journal refuses an event, or is damaged
+    └── JournalError                 the journal refuses an event, is damaged, or is not a journal
 
 Every exception carries its context as attributes, so that callers can report it precisely. Its
 arguments are that context, and its message is built from them: an exception pickles, and comes back
@@ -42,9 +44,11 @@ __all__ = [
     "IntegrityProblem",
     "InvalidDraft",
     "InvalidInput",
+    "InvalidJournal",
     "InvalidRequest",
     "JournalError",
     "LibraryNotFound",
+    "LockedSection",
     "MissingDependency",
     "MissingMention",
     "ModelError",
@@ -153,6 +157,19 @@ class UnknownSection(UserError, LookupError):
 
     def __str__(self) -> str:
         return f"section inconnue : {self.section!r} (sections : {', '.join(self.available)})"
+
+
+class LockedSection(UserError):
+    """An edit of a section whose text a person may not change: vetted legal text (`locked`) and the
+    layout may change only with an override and its reason; the signature, never (draft again)."""
+
+    def __init__(self, section: str, reason: str) -> None:
+        self.section = section
+        self.reason = reason
+        super().__init__(section, reason)
+
+    def __str__(self) -> str:
+        return f"section {self.section!r} verrouillée : {self.reason}"
 
 
 class MissingMention(UserError):
@@ -320,3 +337,8 @@ class JournalError(CourrierError):
 
     def __str__(self) -> str:
         return f"journal {self.path} : {self.reason}"
+
+
+class InvalidJournal(UserError, JournalError):
+    """The file given as journal is not a courrier journal: a folder, another program's database,
+    garbage, or a journal that does not exist where a command only reads one."""

@@ -18,10 +18,12 @@ from courrier.errors import (
     IntegrityProblem,
     InvalidDraft,
     InvalidInput,
+    InvalidJournal,
     InvalidRequest,
     JournalError,
     LibraryNotFound,
     MissingDependency,
+    LockedSection,
     MissingMention,
     ModelError,
     ModelLoadError,
@@ -47,6 +49,7 @@ SAMPLES: dict[type[CourrierError], CourrierError] = {
     InvalidRequest: InvalidRequest([FieldProblem("facts.date", "date invalide")], source="demande.json"),
     InvalidDraft: InvalidDraft([FieldProblem("id", "obligatoire"), FieldProblem("x", "champ inconnu")]),
     UnknownSection: UnknownSection("corps", ["objet", "motifs"]),
+    LockedSection: LockedSection("voies_recours", "texte juridique validé"),
     MissingMention: MissingMention(["Voies et délais de recours"]),
     UnreadableFile: UnreadableFile("/demande.json", "fichier introuvable"),
     MissingDependency: MissingDependency("export ODT", "office"),
@@ -61,6 +64,7 @@ SAMPLES: dict[type[CourrierError], CourrierError] = {
         [IntegrityProblem("texte modifié", 3, "motifs"), IntegrityProblem("x")]
     ),
     JournalError: JournalError("/j.sqlite3", "chaîne rompue"),
+    InvalidJournal: InvalidJournal("/etc/passwd", "ce n'est pas un journal courrier"),
 }
 
 
