@@ -19,6 +19,7 @@ from .errors import (
     IntegrityProblem,
     InvalidDraft,
     InvalidInput,
+    LockedSection,
     MissingMention,
     UnknownSection,
     UserError,
@@ -35,6 +36,7 @@ from .record import (
     SectionMode,
     Signature,
     TemplateRef,
+    edit_refusal,
     missing_mentions,
     seal,
 )
@@ -120,15 +122,23 @@ class Draft(FrozenModel):
         """The labels of the template's required mentions that the letter lacks."""
         return missing_mentions(self.text, self.provenance.required_mentions)
 
-    def edit(self, section: str, text: str, *, author: str, reason: str | None = None) -> Draft:
+    def edit(
+        self, section: str, text: str, *, author: str, reason: str | None = None, override: bool = False
+    ) -> Draft:
         """A new version where a person rewrote one section; the edit is recorded and mentions re-checked.
 
-        Any section may be edited, locked ones included: the person, not the model, answers for it.
-        The new version is not approved, whatever this one was.
+        `rephrase` and `fill` sections may be edited. A `locked` section (vetted legal text, the layout)
+        raises `LockedSection` unless `override=True` with a `reason`: the edit is then an override,
+        which `verify` reports and every export marks. The signature and the AI notice never change by
+        edit (`LockedSection`): draft the letter again. The new version is not approved.
         """
+        self.require_intact()
         edit = _validated(_Edit, text=text, author=author, reason=reason)
         index = self._index(section)
         before = self.paragraphs[index]
+        refusal = edit_refusal(section, before.mode, override=override, reason=edit.reason)
+        if refusal is not None:
+            raise LockedSection(section, refusal)
         if edit.text == before.text:
             raise UserError(f"section {section} : le nouveau texte est identique à l'actuel")
         paragraphs = list(self.paragraphs)
@@ -159,7 +169,10 @@ class Draft(FrozenModel):
 
     def approve(self, *, by: str, role: str) -> Draft:
         """A new, approved version. `MissingMention` if the letter lacks a required mention."""
+        self.require_intact()
         approval = _validated(_Approval, by=by, role=role)
+        if self.approved:
+            raise UserError(f"la version {self.version} est déjà approuvée")
         missing = self.missing_mentions()
         if missing:
             raise MissingMention(missing)
@@ -206,7 +219,6 @@ class Draft(FrozenModel):
         approval: ApprovalRecord | None,
         missing: tuple[str, ...],
     ) -> Draft:
-        self.require_intact()
         record = self.provenance.model_copy(
             update={
                 "version": self.version + 1,
@@ -239,6 +251,8 @@ def _integrity_problems(draft: Draft) -> Iterator[IntegrityProblem]:
     record, integrity = draft.provenance, draft.integrity
     if record.draft_id != draft.id:
         yield IntegrityProblem("l'identifiant du brouillon diffère de celui du registre")
+    if not draft.paragraphs:
+        yield IntegrityProblem("le courrier n'a aucun paragraphe")
     counts = {len(draft.paragraphs), len(record.paragraphs), len(integrity.paragraphs_sha256)}
     if len(counts) != 1:
         yield IntegrityProblem("le nombre de paragraphes diffère entre le texte, le registre et le sceau")
@@ -264,6 +278,10 @@ def _integrity_problems(draft: Draft) -> Iterator[IntegrityProblem]:
         yield IntegrityProblem("la demande ne correspond pas à son empreinte dans le registre")
     if sha256_of(draft.request.facts) != record.facts_sha256:
         yield IntegrityProblem("les faits ne correspondent pas à leur empreinte dans le registre")
+    sender = draft.request.sender
+    if (record.organisation, record.signatory) != (sender.organisation, sender.signatory.label):
+        yield IntegrityProblem("l'organisme ou le signataire du registre diffèrent de ceux de la demande")
+    yield from (IntegrityProblem(message) for message in _edit_problems(record))
     missing = missing_mentions(draft.text, record.required_mentions)
     if missing != record.missing_mentions:
         yield IntegrityProblem("les mentions obligatoires absentes diffèrent du registre")
@@ -286,6 +304,8 @@ def _paragraph_problems(
         yield "seule la dernière tentative du modèle peut être acceptée"
     if (entry.fallback_reason is not None) != (bool(entry.attempts) and not accepted):
         yield "motif de repli incohérent avec les tentatives du modèle"
+    if entry.mode == "locked" and (entry.origin == "model" or entry.attempts):
+        yield "une section verrouillée n'est jamais confiée au modèle de langue"
     if entry.origin == "template" and (entry.text_sha256 != entry.vetted_sha256 or accepted):
         yield "un texte d'origine « modèle de courrier » doit être le texte validé"
     if entry.origin == "model" and not (accepted and accepted[0].text_sha256 == entry.text_sha256):
@@ -294,6 +314,19 @@ def _paragraph_problems(
         edits = [edit for edit in record.edits if edit.section == entry.section]
         if not edits or edits[-1].after_sha256 != entry.text_sha256:
             yield "un texte d'origine « humaine » doit être celui de la dernière modification enregistrée"
+
+
+def _edit_problems(record: ProvenanceRecord) -> Iterator[str]:
+    """The recorded edits that no `Draft.edit` could have made: of an absent or fixed section, or of a
+    locked one without the reason of its override."""
+    modes = {entry.section: entry.mode for entry in record.paragraphs}
+    for edit in record.edits:
+        if edit.section not in modes:
+            yield f"modification enregistrée d'une section absente du courrier : {edit.section}"
+            continue
+        refusal = edit_refusal(edit.section, modes[edit.section], override=True, reason=edit.reason)
+        if refusal is not None:
+            yield f"modification non permise de la section {edit.section} (version {edit.version}) : {refusal}"
 
 
 def _version_problems(record: ProvenanceRecord) -> Iterator[str]:

@@ -22,6 +22,9 @@ __all__ = [
     "ApprovalRecord",
     "AttemptRecord",
     "Change",
+    "DISCLOSURE_SECTION",
+    "FIXED_SECTIONS",
+    "SIGNATURE_SECTION",
     "Disclosure",
     "EditRecord",
     "GuardName",
@@ -39,6 +42,7 @@ __all__ = [
     "TemplateRef",
     "Usage",
     "canonical_json",
+    "edit_refusal",
     "missing_mentions",
     "seal",
     "sha256_hex",
@@ -58,6 +62,30 @@ SectionMode = Literal["locked", "rephrase", "fill"]
 
 Origin = Literal["template", "model", "human"]
 """Who produced a paragraph's text."""
+
+SIGNATURE_SECTION = "signature"
+DISCLOSURE_SECTION = "mention_ia"
+
+FIXED_SECTIONS: dict[str, str] = {
+    SIGNATURE_SECTION: "le signataire (prénom, nom, qualité : CRPA L212-1) est celui de la demande et du "
+    "registre ; pour en changer, rédigez de nouveau le courrier avec le bon signataire",
+    DISCLOSURE_SECTION: "la mention d'assistance par IA découle de la provenance du courrier",
+}
+"""The sections that no edit may change, and why: their text follows the request or the record."""
+
+
+def edit_refusal(section: str, mode: SectionMode, *, override: bool, reason: str | None) -> str | None:
+    """Why a person may not change this section's text (None if they may): the one rule that
+    `Draft.edit` applies and that verification applies again to every recorded edit.
+
+    A `locked` section (vetted legal text, the layout) changes only by an override with its reason, and
+    the record shows it as one: an edit of a locked section. `FIXED_SECTIONS` never change.
+    """
+    if section in FIXED_SECTIONS:
+        return FIXED_SECTIONS[section]
+    if mode == "locked" and not (override and reason):
+        return "texte juridique validé : une modification exige une dérogation explicite et son motif"
+    return None
 
 GuardName = Literal[
     "length",

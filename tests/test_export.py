@@ -146,7 +146,7 @@ def test_a_draft_that_fails_verification_is_not_exported(draft: Draft) -> None:
 
 def test_long_titles_and_authors_fit_docx_core_properties(draft: Draft) -> None:
     long_object = "Objet : " + "très long intitulé " * 30
-    edited = draft.edit("objet", long_object, author="Agent")
+    edited = draft.edit("objet", long_object, author="Agent", reason="intitulé du service", override=True)
     properties = docx.Document(io.BytesIO(document(edited, "docx"))).core_properties
     assert len(properties.title) == 255
     assert properties.title.endswith("…")

@@ -315,7 +315,11 @@ def test_edit_records_author_time_hashes_and_chains(draft: Draft, library: Templ
 def test_approval_requires_every_mention(draft: Draft, library: TemplateLibrary) -> None:
     voies = next(p.text for p in draft.paragraphs if p.section == "voies_recours")
     gutted = draft.edit(
-        "voies_recours", voies.replace("Voies et délais de recours", "Recours"), author="A. Agent"
+        "voies_recours",
+        voies.replace("Voies et délais de recours", "Recours"),
+        author="A. Agent",
+        reason="essai",
+        override=True,
     )
     assert gutted.provenance.missing_mentions == ("Voies et délais de recours (CRPA L411-2 ; CJA R421-5)",)
     with pytest.raises(MissingMention) as caught:

@@ -62,13 +62,18 @@ def _normalized(draft: Draft) -> str:
 
 @pytest.mark.parametrize("path", EXAMPLE_REQUESTS, ids=lambda path: path.stem)
 @pytest.mark.parametrize("kind", ["none", "fake", "fake0", "broken"])
-def test_every_example_seals_as_in_0_1_0(path: Path, kind: str, library: TemplateLibrary) -> None:
+def test_every_example_seals_as_in_0_1_0(
+    path: Path, kind: str, library: TemplateLibrary, monkeypatch: pytest.MonkeyPatch
+) -> None:
     request = LetterRequest.from_json(path.read_text(encoding="utf-8"))
     llm, retries = _models()[kind]
     draft = Drafter(library=library, llm=llm, max_retries=retries, clock=lambda: AT).draft(request)
     expected = SEALS[f"{path.stem}/{kind}"]
     assert _normalized(draft) == expected["record"]
     if kind == "none":
+        # 0.1.0 let any section be edited; the golden edit is of the signature, which is now refused
+        # (and fails verification), but its record must still hash as it did.
+        monkeypatch.setattr("courrier._draft.edit_refusal", lambda *_, **__: None)
         edited = draft.edit(
             draft.paragraphs[-1].section, "Camille Martin\nLa maire", author="Agent X", reason="test"
         )

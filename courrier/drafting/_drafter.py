@@ -110,9 +110,10 @@ class Drafter:
         )
 
     def draft(self, request: LetterRequest | Mapping[str, Any]) -> Draft:
-        """Draft one letter. Raise `InvalidRequest` naming every field at fault, before any work."""
+        """Draft one letter. Raise `InvalidRequest` naming every field at fault, of the request and of
+        its facts together, before any work."""
         if not isinstance(request, LetterRequest):
-            request = LetterRequest.from_data(request)
+            request = LetterRequest.from_data(request, library=self.library)
         template = self.library.get(request.template)
         facts = template.validate_facts(request.facts)
         now = self.clock()
@@ -139,7 +140,6 @@ class Drafter:
             paragraphs.insert(at, paragraph)
             entries.insert(at, entry)
         draft_id = uuid.uuid4().hex
-        signatory = request.sender.signatory
         record = ProvenanceRecord(
             draft_id=draft_id,
             version=1,
@@ -151,7 +151,7 @@ class Drafter:
             request_sha256=sha256_of(request),
             facts_sha256=sha256_of(request.facts),
             organisation=request.sender.organisation,
-            signatory=f"{signatory.first_name} {signatory.last_name}, {signatory.role}",
+            signatory=request.sender.signatory.label,
             model=model,
             style=self.style if model is not None else None,
             max_retries=self.max_retries,

@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_core import to_jsonable_python
 
 from .._validation import FrozenModel, Line, LongText
-from ..record import MentionSpec, SectionMode
+from ..record import DISCLOSURE_SECTION, SIGNATURE_SECTION, MentionSpec, SectionMode
 
 __all__ = [
     "BODY_SLOT",
@@ -43,9 +43,6 @@ LAYOUT_FILE = "_layout/lettre.j2"
 DISCLOSURE_FILE = "_layout/mention_ia.j2"
 """The vetted notice that a model drafted part of the letter, rendered after the body when enabled."""
 
-DISCLOSURE_SECTION = "mention_ia"
-"""The section name of that notice in a draft."""
-
 LAYOUT_BEFORE_BODY = (
     "entete",
     "destinataire",
@@ -60,7 +57,7 @@ LAYOUT_BEFORE_BODY = (
 BODY_SLOT = "corps"
 """The layout block that holds the template's own sections."""
 
-LAYOUT_AFTER_BODY = ("politesse", "signature")
+LAYOUT_AFTER_BODY = ("politesse", SIGNATURE_SECTION)
 """Layout sections printed after the body (always locked)."""
 
 LAYOUT_BLOCKS = (*LAYOUT_BEFORE_BODY, BODY_SLOT, *LAYOUT_AFTER_BODY)
