@@ -326,7 +326,7 @@ def _edit_problems(record: ProvenanceRecord) -> Iterator[str]:
             continue
         refusal = edit_refusal(edit.section, modes[edit.section], override=True, reason=edit.reason)
         if refusal is not None:
-            yield f"modification non permise de la section {edit.section} (version {edit.version}) : {refusal}"
+            yield f"modification interdite de la section {edit.section} (version {edit.version}) : {refusal}"
 
 
 def _version_problems(record: ProvenanceRecord) -> Iterator[str]:

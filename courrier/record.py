@@ -18,13 +18,13 @@ from ._canonical import Canonical, canonical_json, canonical_text, encode, sha25
 from ._validation import FrozenModel
 
 __all__ = [
+    "DISCLOSURE_SECTION",
+    "FIXED_SECTIONS",
     "GUARD_NAMES",
+    "SIGNATURE_SECTION",
     "ApprovalRecord",
     "AttemptRecord",
     "Change",
-    "DISCLOSURE_SECTION",
-    "FIXED_SECTIONS",
-    "SIGNATURE_SECTION",
     "Disclosure",
     "EditRecord",
     "GuardName",
@@ -44,6 +44,7 @@ __all__ = [
     "canonical_json",
     "edit_refusal",
     "missing_mentions",
+    "overrides",
     "seal",
     "sha256_hex",
     "sha256_of",
@@ -86,6 +87,7 @@ def edit_refusal(section: str, mode: SectionMode, *, override: bool, reason: str
     if mode == "locked" and not (override and reason):
         return "texte juridique validé : une modification exige une dérogation explicite et son motif"
     return None
+
 
 GuardName = Literal[
     "length",
@@ -291,6 +293,12 @@ class ProvenanceRecord(FrozenModel):
     paragraphs: tuple[ParagraphRecord, ...]
     edits: tuple[EditRecord, ...] = ()
     approval: ApprovalRecord | None = None
+
+
+def overrides(record: ProvenanceRecord) -> tuple[EditRecord, ...]:
+    """The recorded edits of `locked` sections: each one an override of vetted text, with its reason."""
+    locked = {entry.section for entry in record.paragraphs if entry.mode == "locked"}
+    return tuple(edit for edit in record.edits if edit.section in locked)
 
 
 class Integrity(FrozenModel):

@@ -2,7 +2,18 @@
 the record in other vocabularies (`courrier.outputs.prov`, `courrier.outputs.in_toto`)."""
 
 from .._exports import publish
-from ._export import BANNER, BINARY_FORMATS, FORMATS, MODEL_NOTE, SUFFIXES, Format, document, format_for
+from ._export import (
+    BANNER,
+    BINARY_FORMATS,
+    FORMATS,
+    MODEL_NOTE,
+    OVERRIDE_NOTE,
+    SUFFIXES,
+    UNPROVEN_BANNER,
+    Format,
+    document,
+    format_for,
+)
 from .in_toto import PREDICATE_TYPE, to_in_toto_statement
 from .prov import to_prov_json
 
@@ -11,8 +22,10 @@ __all__ = [
     "BINARY_FORMATS",
     "FORMATS",
     "MODEL_NOTE",
+    "OVERRIDE_NOTE",
     "PREDICATE_TYPE",
     "SUFFIXES",
+    "UNPROVEN_BANNER",
     "Format",
     "document",
     "format_for",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 from .._draft import Draft, Paragraph
 from .._version import __version__
 from ..errors import MissingDependency
+from ..record import EditRecord, overrides
 
 if TYPE_CHECKING:
     from docx.styles.styles import Styles
@@ -31,7 +32,9 @@ __all__ = [
     "BINARY_FORMATS",
     "FORMATS",
     "MODEL_NOTE",
+    "OVERRIDE_NOTE",
     "SUFFIXES",
+    "UNPROVEN_BANNER",
     "Format",
     "document",
     "format_for",
@@ -62,38 +65,79 @@ BANNER = "BROUILLON — non approuvé"
 MODEL_NOTE = "Passage proposé par le modèle de langue : à relire"
 """The reviewer's note on every paragraph that the language model wrote."""
 
+OVERRIDE_NOTE = "Texte juridique validé modifié par dérogation"
+"""The start of the note on every paragraph whose vetted text a person overrode (`Draft.edit`)."""
+
+UNPROVEN_BANNER = "BROUILLON — approbation non prouvée (ni journal ni signature)"
+"""The banner of an approved version exported with `approval_proven=False`."""
+
 _OBJECT_SECTION = "objet"
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
 
 
-def format_for(path: Path | None) -> Format:
-    """The format that a file name's suffix asks for; plain text for no file or an unknown suffix."""
-    return _FORMAT_OF_SUFFIX.get(path.suffix.lower(), "text") if path is not None else "text"
+def format_for(path: Path | None) -> Format | None:
+    """The format that a file name's suffix asks for (`SUFFIXES`, and `.htm`); plain text for no file
+    or a name without suffix; None for a suffix of no format (`.pdf`: the caller must say which)."""
+    if path is None or not path.suffix:
+        return "text"
+    return _FORMAT_OF_SUFFIX.get(path.suffix.lower())
 
 
-def document(draft: Draft, format: Format) -> bytes:
+def document(draft: Draft, format: Format, *, approval_proven: bool = True) -> bytes:
     """The whole file of the draft in the given format (text formats in UTF-8).
 
     `VerificationError` for a draft whose text no longer matches its record: a document never carries
-    a record hash that its text would belie.
+    a record hash that its text would belie. Every overridden paragraph of vetted text is marked, in
+    every format. Anyone can write an approval into a record and recompute its hashes: pass
+    `approval_proven=False` when neither the journal nor a signature proves it (`verify`), and an
+    approved version keeps a draft banner.
     """
     draft.require_intact()
-    return _WRITERS[format](draft)
+    return _WRITERS[format](_Export(draft, draft.approved and approval_proven))
+
+
+@dataclass(frozen=True)
+class _Export:
+    """A draft as a writer sees it: whether to print it as approved, and the note of each paragraph."""
+
+    draft: Draft
+    approved: bool
+
+    @property
+    def banner(self) -> str | None:
+        if self.approved:
+            return None
+        return UNPROVEN_BANNER if self.draft.approved else BANNER
+
+    def note(self, paragraph: Paragraph) -> str | None:
+        """The reviewer's note on a paragraph: model text to review, or vetted text overridden."""
+        if paragraph.origin == "model":
+            return MODEL_NOTE
+        override = self.overrides.get(paragraph.section)
+        if override is None or paragraph.origin != "human":
+            return None
+        return f"{OVERRIDE_NOTE} par {override.author} (motif : {override.reason})"
+
+    @property
+    def overrides(self) -> dict[str, EditRecord]:
+        """The last override of each section."""
+        return {edit.section: edit for edit in overrides(self.draft.provenance)}
 
 
 def _markdown_line(line: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", line)
 
 
-def _markdown(draft: Draft) -> str:
+def _markdown(view: _Export) -> str:
     """Markdown: one paragraph per section, line breaks kept as hard breaks, text escaped; the
-    metadata in a leading HTML comment, and a « à relire » note after each model-written paragraph."""
-    header = "<!--\n" + "".join(f"{name}: {value}\n" for name, value in _metadata(draft).items()) + "-->"
+    metadata in a leading HTML comment, and the reviewer's note after each paragraph that has one."""
+    metadata = _metadata(view)
+    header = "<!--\n" + "".join(f"{name}: {value}\n" for name, value in metadata.items()) + "-->"
     paragraphs = [
         "\\\n".join(_markdown_line(line) for line in p.text.splitlines())
-        + (f"\n<!-- {MODEL_NOTE} -->" if p.origin == "model" else "")
-        for p in draft.paragraphs
+        + ("" if (note := view.note(p)) is None else f"\n<!-- {note} -->")
+        for p in view.draft.paragraphs
     ]
     return "\n\n".join([header, *paragraphs]) + "\n"
 
@@ -117,13 +161,15 @@ def _identity(draft: Draft) -> dict[str, str]:
     }
 
 
-def _metadata(draft: Draft) -> dict[str, str]:
-    """The draft version's identity and its template's."""
-    template = draft.template
+def _metadata(view: _Export) -> dict[str, str]:
+    """The draft version's identity and its template's, and the sections overridden if any."""
+    template = view.draft.template
+    overridden = {"courrier-overrides": ", ".join(view.overrides)} if view.overrides else {}
     return {
-        **_identity(draft),
+        **_identity(view.draft),
         "courrier-template": f"{template.id} {template.version}",
         "courrier-template-sha256": template.sha256,
+        **overridden,
     }
 
 
@@ -153,19 +199,19 @@ main{max-width:none;margin:0;padding:0}
 """
 
 
-def _html(draft: Draft) -> str:
+def _html(view: _Export) -> str:
     """A self-contained, printable, accessible HTML page; the object line is the page's one heading."""
     escape = html.escape
     head = [
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(_title(draft))}</title>",
+        f"<title>{escape(_title(view.draft))}</title>",
         f'<meta name="generator" content="{escape(_generator())}">',
-        *(f'<meta name="{name}" content="{escape(value)}">' for name, value in _metadata(draft).items()),
+        *(f'<meta name="{name}" content="{escape(value)}">' for name, value in _metadata(view).items()),
         f"<style>{_CSS}</style>",
     ]
-    body = [] if draft.approved else [f'<p class="brouillon">{BANNER}</p>']
-    body.extend(_html_paragraph(paragraph) for paragraph in draft.paragraphs)
+    body = [] if view.banner is None else [f'<p class="brouillon">{view.banner}</p>']
+    body.extend(_html_paragraph(paragraph, view.note(paragraph)) for paragraph in view.draft.paragraphs)
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -184,14 +230,14 @@ def _html(draft: Draft) -> str:
     )
 
 
-def _html_paragraph(paragraph: Paragraph) -> str:
+def _html_paragraph(paragraph: Paragraph, note: str | None) -> str:
     tag = "h1" if paragraph.section == _OBJECT_SECTION else "p"
     attributes = f' data-section="{html.escape(paragraph.section)}"'
     if paragraph.origin in _HTML_ORIGIN_CLASSES:
         attributes += f' class="{_HTML_ORIGIN_CLASSES[paragraph.origin]}"'
-    note = f'<span class="note-relecture">{MODEL_NOTE}.</span>' if paragraph.origin == "model" else ""
+    shown = "" if note is None else f'<span class="note-relecture">{html.escape(note, quote=False)}.</span>'
     text = "<br>\n".join(html.escape(line, quote=False) for line in paragraph.text.splitlines())
-    return f"<{tag}{attributes}>{note}{text}</{tag}>"
+    return f"<{tag}{attributes}>{shown}{text}</{tag}>"
 
 
 # Office documents: the same named styles in ODT and DOCX, so that an agent can restyle them in one place.
@@ -225,9 +271,9 @@ _SECTION_LOOKS = {"destinataire": _RIGHT, "lieu_date": _RIGHT, "signature": _RIG
 _COMMENT_AUTHOR = "courrier"
 
 
-def _looks(draft: Draft) -> tuple[_Look, ...]:
+def _looks(view: _Export) -> tuple[_Look, ...]:
     """The styles of a draft's document: an approved version's print without the review backgrounds."""
-    return tuple(replace(look, background=None) for look in _LOOKS) if draft.approved else _LOOKS
+    return tuple(replace(look, background=None) for look in _LOOKS) if view.approved else _LOOKS
 
 
 def _paragraph_look(paragraph: Paragraph) -> _Look:
@@ -264,7 +310,8 @@ def _created(draft: Draft) -> dt.datetime:
     return draft.provenance.created_at.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _odt(draft: Draft) -> bytes:
+def _odt(view: _Export) -> bytes:
+    draft = view.draft
     try:
         from odfdo import Annotation, Document, Span
         from odfdo import Paragraph as OdfParagraph
@@ -272,23 +319,24 @@ def _odt(draft: Draft) -> bytes:
         raise _missing("ODT") from error
     created = _created(draft)
     odt = Document("text")
-    for look in _looks(draft):
+    for look in _looks(view):
         odt.insert_style(_odf_style(look), automatic=False)
     body = odt.body
     body.clear()
-    if not draft.approved:
-        body.append(OdfParagraph(BANNER, style=_odf_name(_BANNER.name)))
+    if view.banner is not None:
+        body.append(OdfParagraph(view.banner, style=_odf_name(_BANNER.name)))
     for paragraph in draft.paragraphs:
         element = OdfParagraph(style=_odf_name(_paragraph_look(paragraph).name))
         if paragraph.origin == "human":
             element.append(Span(paragraph.text, style=_odf_name(_AGENT.name)))
         else:
             element.append_plain_text(paragraph.text)
-        if paragraph.origin == "model":
-            note = Annotation(
-                MODEL_NOTE, creator=_COMMENT_AUTHOR, date=created, name=f"note-{paragraph.section}"
+        note = view.note(paragraph)
+        if note is not None:
+            annotation = Annotation(
+                note, creator=_COMMENT_AUTHOR, date=created, name=f"note-{paragraph.section}"
             )
-            element.insert_annotation(note, position=0)
+            element.insert_annotation(annotation, position=0)
         body.append(element)
     meta = odt.meta
     meta.set_title(_title(draft))
@@ -296,7 +344,7 @@ def _odt(draft: Draft) -> bytes:
     meta.set_language("fr-FR")
     meta.set_creation_date(created)
     meta.date = created
-    for name, value in _metadata(draft).items():
+    for name, value in _metadata(view).items():
         meta.set_user_defined_metadata(name, value)
     output = io.BytesIO()
     odt.save(output)
@@ -328,7 +376,8 @@ def _odf_style(look: _Look) -> Style:
     return style
 
 
-def _docx(draft: Draft) -> bytes:
+def _docx(view: _Export) -> bytes:
+    draft = view.draft
     try:
         from docx import Document
         from docx.oxml.ns import qn
@@ -342,15 +391,16 @@ def _docx(draft: Draft) -> bytes:
     section.top_margin = section.bottom_margin = section.left_margin = section.right_margin = Cm(2)
     for language in docx.styles.element.xpath("w:docDefaults/w:rPrDefault/w:rPr/w:lang"):
         language.set(qn("w:val"), "fr-FR")  # the default template's language is en-US
-    for look in _looks(draft):
+    for look in _looks(view):
         _docx_style(docx.styles, look)
-    if not draft.approved:
-        docx.add_paragraph(BANNER, style=_BANNER.name)
+    if view.banner is not None:
+        docx.add_paragraph(view.banner, style=_BANNER.name)
     for paragraph in draft.paragraphs:
         element = docx.add_paragraph(style=_paragraph_look(paragraph).name)
         run = element.add_run(paragraph.text, style=_AGENT.name if paragraph.origin == "human" else None)
-        if paragraph.origin == "model":
-            comment = docx.add_comment(run, text=MODEL_NOTE, author=_COMMENT_AUTHOR, initials="C")
+        note = view.note(paragraph)
+        if note is not None:
+            comment = docx.add_comment(run, text=note, author=_COMMENT_AUTHOR, initials="C")
             # python-docx dates a comment with the current time and has no public setter.
             comment._comment_elm.date = created.replace(tzinfo=dt.UTC)
     properties = docx.core_properties
@@ -361,10 +411,13 @@ def _docx(draft: Draft) -> bytes:
     properties.identifier = draft.id
     properties.version = str(draft.version)
     properties.revision = draft.version
-    properties.content_status = "approuvé" if draft.approved else BANNER
+    properties.content_status = view.banner or "approuvé"
     properties.language = "fr-FR"
     # Core properties hold at most 255 characters each: the identity fits, not the template's as well.
-    properties.comments = "\n".join(f"{name}: {value}" for name, value in _identity(draft).items())
+    identity = _identity(draft) | (
+        {"courrier-overrides": ", ".join(view.overrides)} if view.overrides else {}
+    )
+    properties.comments = "\n".join(f"{name}: {value}" for name, value in identity.items())
     properties.last_modified_by = _generator()
     properties.created = properties.modified = created
     output = io.BytesIO()
@@ -406,11 +459,21 @@ def _docx_style(styles: Styles, look: _Look) -> None:
             layout.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
 
-_WRITERS: dict[Format, Callable[[Draft], bytes]] = {
-    "text": lambda draft: (draft.text + "\n").encode(),
-    "md": lambda draft: _markdown(draft).encode(),
-    "json": lambda draft: (draft.to_json() + "\n").encode(),
-    "html": lambda draft: _html(draft).encode(),
+def _text(view: _Export) -> str:
+    """The letter as plain text; after it, one line per paragraph of vetted text overridden."""
+    notes = [
+        f"[{view.note(p)} : {p.section}]"
+        for p in view.draft.paragraphs
+        if p.origin == "human" and p.section in view.overrides
+    ]
+    return "\n\n".join([view.draft.text, *(["\n".join(notes)] if notes else [])]) + "\n"
+
+
+_WRITERS: dict[Format, Callable[[_Export], bytes]] = {
+    "text": lambda view: _text(view).encode(),
+    "md": lambda view: _markdown(view).encode(),
+    "json": lambda view: (view.draft.to_json() + "\n").encode(),
+    "html": lambda view: _html(view).encode(),
     "odt": _odt,
     "docx": _docx,
 }

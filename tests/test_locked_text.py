@@ -1,0 +1,321 @@
+"""Locked means locked: vetted text changes only by a recorded override, the signature never, and a
+draft forged with courrier's own canonical JSON is caught by the journal and the key, and reported as
+unproven without them."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from zipfile import ZipFile
+
+import pytest
+
+from courrier import (
+    Draft,
+    Drafter,
+    Journal,
+    LetterRequest,
+    LockedSection,
+    TemplateLibrary,
+    UserError,
+    VerificationError,
+    export_document,
+    verify,
+)
+from courrier.outputs import OVERRIDE_NOTE, UNPROVEN_BANNER
+from courrier.record import (
+    FIXED_SECTIONS,
+    ApprovalRecord,
+    EditRecord,
+    canonical_json,
+    edit_refusal,
+    seal,
+    sha256_hex,
+    text_sha256,
+)
+
+from .conftest import ROOT, shipped_library
+
+pytest.importorskip("cryptography")
+
+REQUEST = ROOT / "examples" / "requests" / "decision-defavorable.json"
+SIX_MONTHS = " Vous pouvez aussi saisir le tribunal dans un délai de six mois."
+APPROVER = ("Yannick Le Goff", "Premier adjoint au maire")
+
+
+@pytest.fixture
+def draft() -> Draft:
+    request = LetterRequest.from_json(REQUEST.read_text(encoding="utf-8"))
+    return Drafter(library=shipped_library()).draft(request)
+
+
+def _text(draft: Draft, section: str) -> str:
+    return next(p.text for p in draft.paragraphs if p.section == section)
+
+
+# Draft.edit
+
+
+@pytest.mark.parametrize("section", ["voies_recours", "decision", "objet", "destinataire"])
+def test_a_locked_section_is_refused_without_an_override_and_its_reason(draft: Draft, section: str) -> None:
+    text = _text(draft, section) + SIX_MONTHS
+    with pytest.raises(LockedSection) as caught:
+        draft.edit(section, text, author="A. Agent")
+    assert caught.value.section == section
+    assert isinstance(caught.value, UserError)
+    with pytest.raises(LockedSection):
+        draft.edit(section, text, author="A. Agent", override=True)  # no reason
+    with pytest.raises(LockedSection):
+        draft.edit(section, text, author="A. Agent", reason="erreur de délai")  # no override
+
+
+def test_the_signature_and_the_ai_notice_never_change_by_edit(draft: Draft) -> None:
+    with pytest.raises(LockedSection, match="rédigez de nouveau le courrier avec le bon signataire"):
+        draft.edit("signature", "Le maire,\n\nJean DUPONT", author="A", reason="autre", override=True)
+    assert edit_refusal("mention_ia", "locked", override=True, reason="r") == FIXED_SECTIONS["mention_ia"]
+    assert edit_refusal("contact", "rephrase", override=False, reason=None) is None
+
+
+def test_an_override_is_recorded_verified_as_such_and_marked_in_every_export(
+    draft: Draft, library: TemplateLibrary
+) -> None:
+    edited = draft.edit(
+        "voies_recours",
+        _text(draft, "voies_recours") + SIX_MONTHS,
+        author="Maëlle Kerouac",
+        reason="consigne du service juridique",
+        override=True,
+    )
+    (edit,) = edited.provenance.edits
+    assert (edit.section, edit.reason) == ("voies_recours", "consigne du service juridique")
+    result = verify(edited.approve(by=APPROVER[0], role=APPROVER[1]), library=library)
+    assert [o.section for o in result.overrides] == ["voies_recours"]
+    assert result.vetted_text_checked
+    assert verify(draft, library=library).overrides == ()
+    for format in ("text", "md", "html", "odt", "docx"):
+        content = export_document(edited, format)
+        if format in ("odt", "docx"):
+            with ZipFile(io.BytesIO(content)) as archive:
+                content = b"".join(archive.read(name) for name in archive.namelist())
+        assert OVERRIDE_NOTE.encode() in content, format
+        assert b"consigne du service juridique" in content, format
+    assert OVERRIDE_NOTE.encode() not in export_document(draft, "html")
+
+
+# Forgery: every hash recomputed with courrier's own canonical JSON
+
+
+def _forged(draft: Draft, reason: str | None = "précision") -> Draft:
+    """`draft` with a sentence added to its locked « voies et délais » paragraph, a made-up edit and
+    approval, and every hash recomputed: what anyone can write with courrier's public record types."""
+    index = next(i for i, p in enumerate(draft.paragraphs) if p.section == "voies_recours")
+    before = draft.paragraphs[index].text
+    text = before + SIX_MONTHS
+    paragraphs = list(draft.paragraphs)
+    paragraphs[index] = paragraphs[index].model_copy(update={"text": text, "origin": "human"})
+    entries = list(draft.provenance.paragraphs)
+    entries[index] = entries[index].model_copy(update={"text_sha256": text_sha256(text), "origin": "human"})
+    at = draft.provenance.created_at
+    edit = EditRecord(
+        version=2,
+        section="voies_recours",
+        author="A. Agent",
+        reason=reason,
+        at=at,
+        before_sha256=text_sha256(before),
+        after_sha256=text_sha256(text),
+    )
+    edited = draft.provenance.model_copy(
+        update={
+            "version": 2,
+            "change": "edited",
+            "previous_sha256": draft.sha256,
+            "paragraphs": tuple(entries),
+            "edits": (edit,),
+        }
+    )
+    approved = edited.model_copy(
+        update={
+            "version": 3,
+            "change": "approved",
+            "previous_sha256": sha256_hex(canonical_json(edited)),
+            "approval": ApprovalRecord(version=3, by=APPROVER[0], role=APPROVER[1], at=at),
+        }
+    )
+    forged = Draft(
+        id=draft.id,
+        request=draft.request,
+        paragraphs=tuple(paragraphs),
+        provenance=approved,
+        integrity=seal(approved),
+    )
+    return Draft.from_json(forged.to_json())  # as read back from the file an attacker hands over
+
+
+def test_a_forged_draft_is_unproven_by_plain_verify_and_fails_with_the_journal_or_the_key(
+    draft: Draft, library: TemplateLibrary, tmp_path: Path
+) -> None:
+    from courrier.signing import generate_key_pair, load_public_key
+
+    forged = _forged(draft)
+    assert forged.approved
+    assert forged.integrity_problems() == ()  # consistent: its hashes were recomputed
+    plain = verify(forged, library=library)
+    assert not plain.proven
+    assert [o.section for o in plain.overrides] == ["voies_recours"]
+    assert any("non prouvé" in note for note in plain.notes)
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        journal.record(draft)  # the agency journaled version 1 only
+        with pytest.raises(VerificationError, match="journal"):
+            verify(forged, journal=journal)
+        assert verify(draft, journal=journal).proofs == ("journal",)
+    generate_key_pair(tmp_path / "k.pem", tmp_path / "k.pub")
+    with pytest.raises(VerificationError, match="signature"):
+        verify(forged, public_key=load_public_key(tmp_path / "k.pub"))
+    with pytest.raises(VerificationError, match="preuve exigée"):
+        verify(forged, require="any", public_key=None, journal=_Empty())
+    with pytest.raises(UserError, match="preuve exigée"):
+        verify(forged, require="journal")
+
+
+class _Empty:
+    def record_chain(self, draft_id: str) -> list[str]:
+        return []
+
+
+def test_a_forged_journal_conflict_is_named(draft: Draft, tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        journal.record(draft)
+        journal.record(draft.approve(by=APPROVER[0], role=APPROVER[1]))
+        forged = _forged(draft)
+        # Version 2 of the journal is the approval; the forged version 2 is its edit.
+        with pytest.raises(VerificationError, match=r"falsification ou bifurcation|au-delà"):
+            verify(forged, journal=journal)
+
+
+def test_an_edit_of_locked_text_without_its_reason_fails_even_unproven(draft: Draft) -> None:
+    with pytest.raises(VerificationError, match="modification interdite de la section voies_recours"):
+        verify(_forged(draft, reason=None))
+
+
+def test_a_forged_signature_edit_fails(draft: Draft) -> None:
+    data = json.loads(draft.to_json())
+    index = next(i for i, p in enumerate(data["paragraphs"]) if p["section"] == "signature")
+    text = "Le maire,\n\nJean DUPONT"
+    data["paragraphs"][index] |= {"text": text, "origin": "human"}
+    record = data["provenance"]
+    record["paragraphs"][index] |= {"text_sha256": text_sha256(text), "origin": "human"}
+    record |= {
+        "version": 2,
+        "change": "edited",
+        "previous_sha256": draft.sha256,
+        "edits": [
+            {
+                "version": 2,
+                "section": "signature",
+                "author": "A",
+                "reason": "autre signataire",
+                "at": record["created_at"],
+                "before_sha256": text_sha256(_text(draft, "signature")),
+                "after_sha256": text_sha256(text),
+            }
+        ],
+    }
+    forged = Draft.model_validate(data)
+    forged = forged.model_copy(update={"integrity": seal(forged.provenance)})
+    with pytest.raises(VerificationError, match="signataire"):
+        verify(forged)
+
+
+@pytest.mark.parametrize("section", ["decision", "signature", "entete"])
+def test_a_locked_or_layout_section_given_to_the_model_fails_without_crashing(
+    draft: Draft, library: TemplateLibrary, section: str
+) -> None:
+    data = json.loads(draft.to_json())
+    index = next(i for i, p in enumerate(data["paragraphs"]) if p["section"] == section)
+    data["paragraphs"][index]["origin"] = "model"
+    data["provenance"]["paragraphs"][index]["origin"] = "model"
+    forged = Draft.model_validate(data)
+    forged = forged.model_copy(update={"integrity": seal(forged.provenance)})
+    for checked_with in (None, library):
+        with pytest.raises(VerificationError, match="verrouillée"):
+            verify(forged, library=checked_with)
+
+
+def test_an_empty_letter_fails(draft: Draft) -> None:
+    data = json.loads(draft.to_json())
+    data["paragraphs"] = []
+    data["provenance"] |= {"paragraphs": [], "required_mentions": [], "missing_mentions": []}
+    forged = Draft.model_validate(data)
+    forged = forged.model_copy(update={"integrity": seal(forged.provenance)})
+    with pytest.raises(VerificationError, match="aucun paragraphe"):
+        verify(forged)
+    with pytest.raises(VerificationError):
+        export_document(forged, "html")
+
+
+def test_an_unproven_approval_keeps_a_draft_banner_when_asked(draft: Draft) -> None:
+    approved = draft.approve(by=APPROVER[0], role=APPROVER[1])
+    assert UNPROVEN_BANNER not in export_document(approved, "html").decode()
+    assert UNPROVEN_BANNER in export_document(approved, "html", approval_proven=False).decode()
+
+
+# The command
+
+
+def _courrier(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "courrier", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_verify_command_reports_unproven_then_fails_with_the_journal_and_the_key(
+    draft: Draft, tmp_path: Path
+) -> None:
+    journal_path = tmp_path / "agence.sqlite3"
+    with Journal(journal_path) as journal:
+        journal.record(draft)
+    forged = tmp_path / "forge.json"
+    forged.write_text(_forged(draft).to_json(), encoding="utf-8")
+    plain = _courrier("verify", forged)
+    assert plain.returncode == 0, plain.stderr
+    assert "conforme, avec dérogation" in plain.stdout
+    assert "dérogation : section voies_recours" in plain.stdout
+    assert "non prouvé" in plain.stdout
+    with_journal = _courrier("verify", forged, "--journal", journal_path)
+    assert with_journal.returncode == 1
+    assert "NON CONFORME" in with_journal.stderr
+    assert "journal" in with_journal.stderr
+    assert "Traceback" not in with_journal.stderr
+    from courrier.signing import generate_key_pair
+
+    generate_key_pair(tmp_path / "k.pem", tmp_path / "k.pub")
+    with_key = _courrier("verify", forged, "--key", tmp_path / "k.pub")
+    assert with_key.returncode == 1
+    assert "signature" in with_key.stderr
+    required = _courrier("verify", forged, "--require", "journal", "--journal", journal_path)
+    assert required.returncode == 1
+    genuine = tmp_path / "vrai.json"
+    genuine.write_text(draft.to_json(), encoding="utf-8")
+    proven = _courrier("verify", genuine, "--journal", journal_path, "--require", "journal")
+    assert proven.returncode == 0, proven.stderr
+    assert "version inscrite au journal" in proven.stdout
+    assert "non prouvé" not in proven.stdout
+
+
+def test_verify_with_a_missing_journal_creates_nothing(draft: Draft, tmp_path: Path) -> None:
+    genuine = tmp_path / "vrai.json"
+    genuine.write_text(draft.to_json(), encoding="utf-8")
+    result = _courrier("verify", genuine, "--journal", tmp_path / "sous" / "dossier" / "j.sqlite3")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "sous").exists()
