@@ -319,3 +319,14 @@ def test_verify_with_a_missing_journal_creates_nothing(draft: Draft, tmp_path: P
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "sous").exists()
+
+
+def test_a_letter_without_its_appeal_routes_is_exported_with_them_named_missing(draft: Draft) -> None:
+    voies = _text(draft, "voies_recours")
+    gutted = draft.edit(
+        "voies_recours", "Recours : voir au verso.", author="A", reason="essai", override=True
+    )
+    missing = gutted.provenance.missing_mentions
+    assert "Voies et délais de recours (CRPA L411-2 ; CJA R421-5)" in missing
+    page = export_document(gutted, "html").decode()
+    assert f"BROUILLON — non approuvé — mention obligatoire absente : {' ; '.join(missing)}" in page

@@ -106,9 +106,12 @@ class _Export:
 
     @property
     def banner(self) -> str | None:
+        """The line atop a version not printed as approved, naming the mentions it lacks, if any."""
         if self.approved:
             return None
-        return UNPROVEN_BANNER if self.draft.approved else BANNER
+        missing = self.draft.provenance.missing_mentions
+        lacking = f" — mention obligatoire absente : {' ; '.join(missing)}" if missing else ""
+        return (UNPROVEN_BANNER if self.draft.approved else BANNER) + lacking
 
     def note(self, paragraph: Paragraph) -> str | None:
         """The reviewer's note on a paragraph: model text to review, or vetted text overridden."""
