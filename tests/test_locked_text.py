@@ -322,7 +322,6 @@ def test_verify_with_a_missing_journal_creates_nothing(draft: Draft, tmp_path: P
 
 
 def test_a_letter_without_its_appeal_routes_is_exported_with_them_named_missing(draft: Draft) -> None:
-    voies = _text(draft, "voies_recours")
     gutted = draft.edit(
         "voies_recours", "Recours : voir au verso.", author="A", reason="essai", override=True
     )
