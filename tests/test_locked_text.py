@@ -25,7 +25,7 @@ from courrier import (
     export_document,
     verify,
 )
-from courrier.outputs import OVERRIDE_NOTE, UNPROVEN_BANNER
+from courrier.outputs import OVERRIDE_NOTE, UNPROVEN_BANNER, to_in_toto_statement, to_prov_json
 from courrier.record import (
     FIXED_SECTIONS,
     ApprovalRecord,
@@ -243,6 +243,9 @@ def test_a_locked_or_layout_section_given_to_the_model_fails_without_crashing(
     for checked_with in (None, library):
         with pytest.raises(VerificationError, match="verrouillée"):
             verify(forged, library=checked_with)
+    for export in (to_prov_json, to_in_toto_statement, lambda draft: export_document(draft, "text")):
+        with pytest.raises(VerificationError, match="verrouillée"):
+            export(forged)
 
 
 def test_an_empty_letter_fails(draft: Draft) -> None:

@@ -14,7 +14,11 @@ PREDICATE_TYPE = "https://courrier.invalid/provenance/v1"
 
 
 def to_in_toto_statement(draft: Draft) -> dict[str, Any]:
-    """An in-toto Statement v1 whose subject is the letter's text and whose predicate is the record."""
+    """An in-toto Statement v1 whose subject is the letter's text and whose predicate is the record.
+
+    `VerificationError` for a draft that does not match its record, as for every document.
+    """
+    draft.require_intact()
     return {
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [

@@ -44,7 +44,11 @@ _INT64 = 2**63
 
 
 def to_prov_json(draft: Draft) -> dict[str, Any]:
-    """The provenance of `draft` as a PROV-JSON document (plain JSON data, deterministic)."""
+    """The provenance of `draft` as a PROV-JSON document (plain JSON data, deterministic).
+
+    `VerificationError` for a draft that does not match its record, as for every document.
+    """
+    draft.require_intact()
     return _Export(draft).document()
 
 
