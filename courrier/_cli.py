@@ -25,7 +25,7 @@ from .rendering import TemplateLibrary, shipped_templates_dir, template_dirs
 from .signing import generate_key_pair, load_private_key, load_public_key, sign_draft
 
 if TYPE_CHECKING:
-    from langchain_core.language_models import BaseChatModel
+    from .model import LocalEngine
 
 __all__ = ["main"]
 
@@ -202,10 +202,10 @@ def _drafter(args: argparse.Namespace, library: TemplateLibrary) -> Drafter:
     )
 
 
-def _local_model(path: Path | None) -> BaseChatModel:
-    from .model import LocalChatModel  # LangChain and llama.cpp, loaded only to draft with the model
+def _local_model(path: Path | None) -> LocalEngine:
+    from .model import LocalEngine  # llama.cpp (not LangChain), loaded only to draft with the model
 
-    return LocalChatModel(**({"model_path": str(path)} if path else {}))
+    return LocalEngine(**({"model_path": str(path)} if path else {}))
 
 
 def _journal_options(command: argparse.ArgumentParser) -> None:

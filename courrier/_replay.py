@@ -8,7 +8,7 @@ from typing import Any
 from ._draft import Draft
 from .drafting import Drafter
 from .errors import UserError
-from .model import LOAD_SETTINGS, LocalChatModel
+from .model import LOAD_SETTINGS, LocalEngine
 from .port import GENERATION_PARAMETERS
 from .rendering import TemplateLibrary
 
@@ -26,12 +26,13 @@ class ReplayedParagraph:
     reproducible: bool
 
 
-def replay(draft: Draft, *, library: TemplateLibrary, llm: LocalChatModel) -> list[ReplayedParagraph]:
+def replay(draft: Draft, *, library: TemplateLibrary, llm: LocalEngine) -> list[ReplayedParagraph]:
     """Draft the letter again with the recorded template, style, retries and model, and compare every
     attempt's prompt and output hashes with the record.
 
-    `llm` must run the recorded model file with the recorded settings (`UserError` otherwise); only
-    attempts generated in reproducible mode are expected to be identical.
+    `llm` (the local engine, or a `LocalChatModel`) must run the recorded model file with the recorded
+    settings (`UserError` otherwise); only attempts generated in reproducible mode are expected to be
+    identical.
     """
     record = draft.provenance
     if record.model is None or record.model.fingerprint is None or record.style is None:
@@ -72,8 +73,8 @@ def replay(draft: Draft, *, library: TemplateLibrary, llm: LocalChatModel) -> li
     return replayed
 
 
-def model_for_replay(draft: Draft, model_path: str | None) -> LocalChatModel:
-    """A local model with the settings and sampling parameters recorded in the draft."""
+def model_for_replay(draft: Draft, model_path: str | None) -> LocalEngine:
+    """The local engine with the settings and sampling parameters recorded in the draft."""
     record = draft.provenance
     if record.model is None:
         raise UserError("ce brouillon n'a pas été rédigé avec un modèle : rien à rejouer")
@@ -86,4 +87,4 @@ def model_for_replay(draft: Draft, model_path: str | None) -> LocalChatModel:
     recorded = record.model.settings
     settings: dict[str, Any] = {"prompt_lookup": 0}  # off in records made before it was a setting
     settings.update({name: recorded[name] for name in LOAD_SETTINGS if name in recorded})
-    return LocalChatModel(**({"model_path": model_path} if model_path else {}), **settings, **sampling)
+    return LocalEngine(**({"model_path": model_path} if model_path else {}), **settings, **sampling)

@@ -88,7 +88,7 @@ def test_the_model_is_loaded_once_for_the_whole_batch(
         loads.append(settings)
         return FakeListChatModel(responses=["non"])
 
-    monkeypatch.setattr(courrier.model, "LocalChatModel", fake_local_model)
+    monkeypatch.setattr(courrier.model, "LocalEngine", fake_local_model)
     code, _, err = run(capsys, "batch", str(requests_file), "-o", str(tmp_path / "out"), "--no-journal")
     assert code == 1, err
     assert loads == [{}]

@@ -20,7 +20,7 @@ from langchain_core.tools import BaseTool, tool
 from pydantic import BaseModel, Field
 
 from courrier import ContextOverflow, Drafter, LocalChatModel, ModelLoadError, TemplateLibrary, UserError
-from courrier.model import GenericPort, LocalPort, ModelCache, default_model_path
+from courrier.model import GenericPort, LocalEngine, LocalPort, ModelCache, default_model_path
 from courrier.model._tools import to_llama_messages, tool_reply
 from courrier.port import CallOptions
 
@@ -250,10 +250,13 @@ def test_quiet_by_default() -> None:
 @pytest.mark.local_model
 def test_the_drafter_speaks_to_the_local_model_through_its_port(model: LocalChatModel) -> None:
     drafter = Drafter.local(library=TemplateLibrary.default(), max_tokens=8)
-    assert isinstance(drafter.llm, LocalChatModel)
+    assert type(drafter.llm) is LocalEngine  # the engine itself: no LangChain on the default path
     assert isinstance(drafter.port, LocalPort)
     assert drafter.port.record.fingerprint == model.fingerprint
     assert drafter.port.token_budget(3_000) == 8  # never past the model's own max_tokens
+    given = Drafter(library=drafter.library, llm=model).port  # a LocalChatModel is the same engine
+    assert isinstance(given, LocalPort)
+    assert given.record == drafter.port.record
     assert isinstance(Drafter(llm=FakeListChatModel(responses=["ok"])).port, GenericPort)
 
 

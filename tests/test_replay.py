@@ -83,7 +83,7 @@ def test_prompt_lookup_decoding_is_recorded_and_replayed(library: TemplateLibrar
     assert draft.provenance.model.settings["prompt_lookup"] == 8
     again = model_for_replay(draft, None)
     assert again.prompt_lookup == 8
-    again.invoke("Écris un poème sur la mer.", max_tokens=20)  # other work before the replay
+    looked_up.invoke("Écris un poème sur la mer.", max_tokens=20)  # other work on the same context
     assert all(a.error is None for entry in draft.provenance.paragraphs for a in entry.attempts)
     results = replay(draft, library=library, llm=again)
     assert results

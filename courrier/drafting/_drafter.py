@@ -41,6 +41,8 @@ from ._prompts import PromptTemplate, RenderedPrompt, Style, prompt_for
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+    from ..model import LocalEngine
+
 __all__ = ["Clock", "Drafter"]
 
 Clock = Callable[[], dt.datetime]
@@ -57,9 +59,10 @@ def _utc_now() -> dt.datetime:
 class Drafter:
     """Drafts letters from a template library, with an optional chat model under guards.
 
-    `llm` is any LangChain chat model: the local one (`Drafter.local()`), or one an integrator plugs
-    in on purpose. With `llm=None` every section keeps its vetted text: the letter is complete with
-    no model at all. Each model output goes through the guards; after `max_retries` rejected retries
+    `llm` is the local model's engine (`Drafter.local()`, a `courrier.model.LocalEngine`), or any
+    LangChain chat model an integrator plugs in on purpose (a `LocalChatModel` drafts as the engine
+    does). With `llm=None` every section keeps its vetted text: the letter is complete with no model
+    at all. Each model output goes through the guards; after `max_retries` rejected retries
     the section keeps its vetted text, and the provenance record says why. `clock` dates the record,
     and the letter when its request gives no date.
     """
@@ -67,7 +70,7 @@ class Drafter:
     def __init__(
         self,
         library: TemplateLibrary | None = None,
-        llm: BaseChatModel | None = None,
+        llm: LocalEngine | BaseChatModel | None = None,
         *,
         style: Style = "standard",
         max_retries: int = 1,
@@ -97,13 +100,13 @@ class Drafter:
         disclosure: Disclosure = "auto",
         **settings: Any,
     ) -> Drafter:
-        """A drafter with the local model: the embedded default unless `settings` (`LocalChatModel`'s)
-        or the environment name another GGUF file."""
-        from ..model import LocalChatModel  # the model layer, loaded only for a drafter with a model
+        """A drafter with the local model: the embedded default unless `settings` (`LocalEngine`'s)
+        or the environment name another GGUF file. It loads llama.cpp, not LangChain."""
+        from ..model import LocalEngine  # the model layer, loaded only for a drafter with a model
 
         return cls(
             library=library,
-            llm=LocalChatModel(**settings),
+            llm=LocalEngine(**settings),
             style=style,
             max_retries=max_retries,
             disclosure=disclosure,
@@ -261,8 +264,9 @@ class Drafter:
         return paragraph, entry.model_copy(update={"attempts": tuple(attempts), "fallback_reason": reason})
 
 
-def _port_for(llm: BaseChatModel) -> ChatPort:
-    # A chat model is a LangChain object: LangChain is loaded already, and the model layer with it.
+def _port_for(llm: LocalEngine | BaseChatModel) -> ChatPort:
+    # The model layer, loaded only for a drafter with a model; it loads no LangChain for the local
+    # engine, and a LangChain chat model has loaded LangChain already.
     from ..model import port_for
 
     return port_for(llm)

@@ -19,6 +19,7 @@ from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.utils.json_schema import dereference_refs
 
 from ..errors import UserError
+from ._engine import TEMPLATE_ROLES
 
 GRAMMAR_STRING_MAX_CHARS = 200
 """Strings without a `maxLength` are bounded to this in the grammar, so that a greedy small model
@@ -111,9 +112,6 @@ def tool_reply(text: str, *, call_id: str) -> dict[str, Any]:
     }
 
 
-_ROLES = {"human": "user", "ai": "assistant", "system": "system"}
-
-
 def to_llama_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
     """The conversation for the chat template; tool calls are written as the model writes them."""
     converted = []
@@ -126,7 +124,7 @@ def to_llama_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
         if isinstance(message, ChatMessage):
             role = message.role
         elif isinstance(message, HumanMessage | AIMessage | SystemMessage):
-            role = _ROLES[message.type]
+            role = TEMPLATE_ROLES[message.type]
         else:
             raise UserError(f"message de type {message.type!r} non pris en charge par le modèle local")
         parts = [_text_of(message)]
