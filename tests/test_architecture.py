@@ -58,6 +58,10 @@ THIRD_PARTY = {
 STDLIB_ONLY = {"courrier.guards"}
 """Units that import nothing from outside the standard library and courrier."""
 
+LANGCHAIN_FREE = ("model/__init__.py", "model/_engine.py", "model/_loading.py", "model/_port.py")
+"""The local engine's path: what `Drafter.local()`, `courrier draft` and `courrier replay` import of the
+model layer, which loads no LangChain (`tests/test_no_socket.py` checks it at run time)."""
+
 RANK = {unit: rank for rank, layer in enumerate(LAYERS) for unit in layer}
 
 
@@ -144,6 +148,13 @@ def test_each_library_stays_in_its_layer(path: Path) -> None:
             assert unit in THIRD_PARTY[top], f"{path}:{line}: {unit} imports {name}"
         if unit in STDLIB_ONLY:
             assert top in stdlib or top == "courrier" or top == "__future__", f"{path}:{line} imports {name}"
+
+
+@pytest.mark.parametrize("file", LANGCHAIN_FREE)
+def test_the_local_engine_path_imports_no_langchain(file: str) -> None:
+    path = PACKAGE / file
+    for name, line in _imports(path):
+        assert name.partition(".")[0] not in {"langchain_core", "langsmith"}, f"{path}:{line} imports {name}"
 
 
 def _run(code: str) -> dict[str, bool]:
