@@ -20,8 +20,9 @@ from pydantic import ValidationError
 
 from ._canonical import canonical_json, sha256_hex
 from ._draft import Draft
+from ._files import reason_of
 from ._validation import FrozenModel
-from .errors import JournalError
+from .errors import InvalidJournal, JournalError
 from .record import Change, ProvenanceRecord
 
 __all__ = ["Journal", "JournalEvent", "default_journal_path"]
@@ -98,20 +99,35 @@ class Journal:
     Every SQLite failure is raised as `JournalError`.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        """Open the journal at `path`, creating the file, its parent folders and its tables if absent."""
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        """Open the journal at `path`, creating the file, its parent folders and its tables if absent.
+
+        With `create=False` (a command that only reads), nothing is created: a missing file raises
+        `InvalidJournal`. So does a folder, a file that is not SQLite, or another program's database.
+        """
         self.path = Path(path)
         self._connection: sqlite3.Connection | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise self._error(
-                f"impossible de créer le dossier {self.path.parent} : {error.strerror}"
-            ) from error
-        with self._sqlite_errors():
-            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        if self.path.is_dir():
+            raise self._invalid("c'est un dossier, pas un fichier de journal")
+        if not create and not self.path.exists():
+            raise self._invalid("journal introuvable")
+        if create:
             try:
-                self._prepare(connection)
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise self._error(
+                    f"impossible de créer le dossier {self.path.parent} : {reason_of(error)}"
+                ) from error
+        with self._sqlite_errors():
+            connection = sqlite3.connect(
+                # Read-write, never created, unless asked: a URI with mode=rw.
+                self.path if create else f"{self.path.absolute().as_uri()}?mode=rw",
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                uri=not create,
+            )
+            try:
+                self._prepare(connection, create=create)
             except BaseException:
                 connection.close()
                 raise
@@ -265,9 +281,12 @@ class Journal:
         except ValidationError as error:
             raise self._error(f"événement {values['seq']} illisible") from error
 
-    def _prepare(self, connection: sqlite3.Connection) -> None:
-        """Check that the file is a courrier journal (creating the schema in an empty one), enable WAL."""
+    def _prepare(self, connection: sqlite3.Connection, *, create: bool) -> None:
+        """Check that the file is a courrier journal (creating the schema in an empty one, if asked to
+        create), enable WAL."""
         if self._is_empty(connection):
+            if not create:
+                raise self._invalid("journal vide : ce fichier n'est pas un journal courrier")
             with _immediate(connection):
                 if self._is_empty(connection):
                     for statement in _SCHEMA:
@@ -278,7 +297,7 @@ class Journal:
         connection.execute("PRAGMA synchronous = FULL")
 
     def _is_empty(self, connection: sqlite3.Connection) -> bool:
-        """True for an empty database; False for a courrier journal; `JournalError` for anything else."""
+        """True for an empty database; False for a courrier journal; `InvalidJournal` for anything else."""
         # One statement, so one snapshot: another connection may be creating the schema meanwhile.
         application_id, user_version, tables = connection.execute(
             "SELECT (SELECT application_id FROM pragma_application_id),"
@@ -287,11 +306,11 @@ class Journal:
         if application_id == 0 and user_version == 0 and tables == 0:
             return True
         if application_id != APPLICATION_ID:
-            raise self._error(
+            raise self._invalid(
                 "ce fichier n'est pas un journal courrier (base SQLite d'une autre application)"
             )
         if user_version != SCHEMA_VERSION:
-            raise self._error(
+            raise self._invalid(
                 f"schéma de journal en version {user_version}, non pris en charge (version attendue :"
                 f" {SCHEMA_VERSION})"
             )
@@ -305,11 +324,17 @@ class Journal:
     def _error(self, reason: str) -> JournalError:
         return JournalError(str(self.path), reason)
 
+    def _invalid(self, reason: str) -> InvalidJournal:
+        """The file is not a courrier journal: the caller named the wrong file."""
+        return InvalidJournal(str(self.path), reason)
+
     @contextmanager
     def _sqlite_errors(self) -> Iterator[None]:
         try:
             yield
         except sqlite3.Error as error:
+            if _error_name(error) == "SQLITE_NOTADB":
+                raise self._invalid(_reason(error)) from error
             raise self._error(_reason(error)) from error
 
 
