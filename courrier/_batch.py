@@ -5,19 +5,20 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from ._draft import Draft
-from ._files import write_atomically
+from ._files import MAX_BATCH_BYTES, MAX_DRAFT_BYTES, read_file, reason_of, staged_write, write_atomically
 from ._request import LetterRequest
 from .drafting import Drafter
-from .errors import CourrierError, OutputError, UnreadableFile
+from .errors import CourrierError, OutputError
 from .journal import Journal
 from .outputs import SUFFIXES, Format, document
 
-__all__ = ["BatchItem", "draft_batch"]
+__all__ = ["BatchItem", "draft_batch", "read_batch"]
 
 
 @dataclass(frozen=True)
@@ -32,26 +33,26 @@ class BatchItem:
 
 def draft_batch(
     drafter: Drafter,
-    requests: Path,
+    lines: list[tuple[int, bytes]],
     out_dir: Path,
     *,
     format: Format,
     journal: Journal | None,
     on_item: Callable[[int, int, BatchItem | None], None],
 ) -> list[BatchItem]:
-    """Draft every request of a JSON Lines file into `out_dir`.
+    """Draft every request of a JSON Lines file (its `lines`, from `read_batch`) into `out_dir`.
 
     A line's files are named after its content (`<hash>.json`, then `-2`, `-3`… for repeated lines), so
     inserting a line renames nothing. Each line gives the letter in `format` (unless json), its journal
-    event, then `<hash>.json` (the draft and its provenance), written last: a line is done when both its
-    files exist, and a rerun resumes. A line that fails, for any reason, is reported through `on_item`
-    (called first with no item, to show the start) and the batch goes on.
+    event, and `<hash>.json` (the draft and its provenance), renamed in place last: a line is done when
+    both its files exist, and a rerun resumes. Nothing of a line is written when its journal event
+    fails. A line that fails, for any reason, is reported through `on_item` (called first with no
+    item, to show the start) and the batch goes on.
     """
-    lines = _lines(requests)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OutputError(out_dir, f"dossier de sortie inutilisable ({error.strerror or error})") from error
+        raise OutputError(out_dir, f"dossier de sortie inutilisable ({reason_of(error)})") from error
     on_item(0, len(lines), None)
     seen: Counter[str] = Counter()
     items = []
@@ -83,22 +84,23 @@ def _draft_line(
     letter_path = None if format == "json" else out_dir / f"{name}{SUFFIXES[format]}"
     if draft_path.exists():
         if letter_path is not None and not letter_path.exists():
-            draft = Draft.from_json(draft_path.read_bytes(), source=str(draft_path))
+            draft = Draft.from_json(read_file(draft_path, MAX_DRAFT_BYTES), source=str(draft_path))
             write_atomically(letter_path, document(draft, format))
         return BatchItem(number, name, "done")
-    draft = drafter.draft(LetterRequest.from_json(raw))
-    if letter_path is not None:
-        write_atomically(letter_path, document(draft, format))
-    if journal is not None:
-        journal.record(draft)
-    write_atomically(draft_path, draft.to_json().encode("utf-8"))
+    draft = drafter.draft(LetterRequest.from_json(raw, library=drafter.library))
+    # Both files are staged, the event journaled, then the letter and the draft renamed in place (the
+    # draft last, since it marks the line done): a failed journal leaves no file.
+    with ExitStack() as files:
+        files.enter_context(staged_write(draft_path, draft.to_json().encode("utf-8")))
+        if letter_path is not None:
+            files.enter_context(staged_write(letter_path, document(draft, format)))
+        if journal is not None:
+            journal.record(draft)
     return BatchItem(number, name, "drafted")
 
 
-def _lines(path: Path) -> list[tuple[int, bytes]]:
-    """The non-blank lines of a JSON Lines file, with their numbers (from 1)."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise UnreadableFile.of(path, error) from error
+def read_batch(path: Path) -> list[tuple[int, bytes]]:
+    """The non-blank lines of a JSON Lines file, with their numbers (from 1). The file may hold at most
+    `MAX_BATCH_BYTES`: `UnreadableFile` beyond, as for a file that cannot be read."""
+    data = read_file(path, MAX_BATCH_BYTES)
     return [(number, line.strip()) for number, line in enumerate(data.splitlines(), start=1) if line.strip()]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
-from ._batch import BatchItem, draft_batch
+from ._batch import BatchItem, draft_batch, read_batch
 from ._draft import Draft
-from ._files import write_atomically
+from ._files import MAX_DRAFT_BYTES, MAX_REQUEST_BYTES, read_file, read_stream, staged_write
 from ._request import LetterRequest
 from ._verify import verify
 from ._version import __version__
@@ -19,7 +22,7 @@ from .drafting import STYLES, Drafter
 from .errors import CourrierError, UnreadableFile, UserError, VerificationError
 from .journal import Journal, default_journal_path
 from .lint import lint
-from .outputs import BINARY_FORMATS, FORMATS, Format, document, format_for, to_prov_json
+from .outputs import BINARY_FORMATS, FORMATS, SUFFIXES, Format, document, format_for, to_prov_json
 from .record import Disclosure
 from .rendering import TemplateLibrary, shipped_templates_dir, template_dirs
 from .signing import generate_key_pair, load_private_key, load_public_key, sign_draft
@@ -31,6 +34,15 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_DEFECT, EXIT_BAD_INPUT = 0, 1, 2
 """Exit codes: success; a defect (template, model, failed verification); bad input from the caller."""
+
+EXIT_BROKEN_PIPE = 141
+"""Exit code when the reader of the output went away (`courrier show ID --schema | head -1`): 128 +
+SIGPIPE, what the shell reports for a command that a closed pipe stopped. Nothing more is printed."""
+
+STDIN = Path("-")
+"""The file name that stands for standard input."""
+
+_STDIN_NAME = "(entrée standard)"
 
 _FIELD_TYPES = {
     "text": "texte",
@@ -45,14 +57,28 @@ _FIELD_TYPES = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
-    args = _parser().parse_args(argv)
+    """Run the command line; return the exit code.
+
+    Documents go to standard output as UTF-8 bytes, whatever its encoding; a message that the terminal
+    cannot encode is written with escapes (`\\xe9`) rather than failing.
+    """
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
-        code: int = args.run(args)
-    except UserError as error:
-        return _fail(str(error), EXIT_BAD_INPUT)
-    except CourrierError as error:
-        return _fail(str(error), EXIT_DEFECT)
+        args = _parser().parse_args(argv)
+        try:
+            code: int = args.run(args)
+        except UserError as error:
+            code = _fail(str(error), EXIT_BAD_INPUT)
+        except CourrierError as error:
+            code = _fail(str(error), EXIT_DEFECT)
+        sys.stdout.flush()  # a closed pipe is found here, not at the interpreter's exit
+    except BrokenPipeError:
+        # As the Python documentation advises: the rest of the output goes nowhere, quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     return code
 
 
@@ -84,11 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     show.set_defaults(run=_show)
 
     draft = commands.add_parser("draft", help="rédiger un courrier à partir d'une demande JSON")
-    draft.add_argument("request", type=Path, metavar="DEMANDE.json")
+    draft.add_argument(
+        "request", type=Path, metavar="DEMANDE.json", help="la demande ; - : l'entrée standard"
+    )
     _drafting_options(draft)
     draft.add_argument("--sign-key", type=Path, metavar="CLE.pem", help="signer le registre (ed25519)")
-    draft.add_argument("-o", "--output", type=Path, metavar="FICHIER", help="écrire dans FICHIER")
-    _format_option(draft, "d'après l'extension de FICHIER, sinon text")
+    _output_options(draft)
     _journal_options(draft)
     _no_journal_option(draft)
     draft.set_defaults(run=_draft)
@@ -107,9 +134,8 @@ def _parser() -> argparse.ArgumentParser:
     batch.set_defaults(run=_batch)
 
     export = commands.add_parser("export", help="écrire un brouillon (JSON) dans un autre format")
-    export.add_argument("draft", type=Path, metavar="BROUILLON.json")
-    export.add_argument("-o", "--output", type=Path, metavar="FICHIER", help="écrire dans FICHIER")
-    _format_option(export, "d'après l'extension de FICHIER, sinon text")
+    export.add_argument("draft", type=Path, metavar="BROUILLON.json", help=_DRAFT_HELP)
+    _output_options(export)
     export.set_defaults(run=_export)
 
     check_draft = commands.add_parser(
@@ -123,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
         "replay",
         help="rédiger de nouveau avec le même modèle et dire, par paragraphe, si le texte est identique",
     )
-    replay_draft.add_argument("draft", type=Path, metavar="BROUILLON.json")
+    replay_draft.add_argument("draft", type=Path, metavar="BROUILLON.json", help=_DRAFT_HELP)
     replay_draft.add_argument(
         "--model",
         type=Path,
@@ -133,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     replay_draft.set_defaults(run=_replay)
 
     prov = commands.add_parser("prov", help="afficher le registre de provenance au format PROV-JSON (W3C)")
-    prov.add_argument("draft", type=Path, metavar="BROUILLON.json")
+    prov.add_argument("draft", type=Path, metavar="BROUILLON.json", help=_DRAFT_HELP)
     prov.set_defaults(run=_prov)
 
     history = commands.add_parser("history", help="historique d'un brouillon dans le journal")
@@ -181,6 +207,9 @@ def _drafting_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+_DRAFT_HELP = "le brouillon ; - : l'entrée standard"
+
+
 def _format_option(command: argparse.ArgumentParser, default: str) -> None:
     command.add_argument(
         "--format",
@@ -189,10 +218,33 @@ def _format_option(command: argparse.ArgumentParser, default: str) -> None:
     )
 
 
-def _drafter(args: argparse.Namespace, library: TemplateLibrary) -> Drafter:
-    """The drafter the options ask for; the model is loaded once, here."""
+def _output_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FICHIER",
+        help="écrire dans FICHIER (sinon : la sortie standard)",
+    )
+    _format_option(
+        command,
+        "d'après l'extension de FICHIER, "
+        + ", ".join(f"{suffix} : {name}" for name, suffix in SUFFIXES.items())
+        + " ; text sans extension ni FICHIER ; toute autre extension demande --format",
+    )
+
+
+def _check_drafting_options(args: argparse.Namespace) -> None:
+    """The caller's mistakes in the drafting options, found before the journal is opened or the model
+    loaded."""
     if args.retries < 0:
         raise UserError("--retries attend un nombre positif ou nul")
+    _require_model_file(args.model)
+
+
+def _drafter(args: argparse.Namespace, library: TemplateLibrary) -> Drafter:
+    """The drafter the options ask for (checked by `_check_drafting_options`); the model is loaded
+    once, here."""
     return Drafter(
         library=library,
         llm=None if args.no_llm else _local_model(args.model),
@@ -208,6 +260,14 @@ def _local_model(path: Path | None) -> LocalEngine:
     return LocalEngine(**({"model_path": str(path)} if path else {}))
 
 
+def _require_model_file(path: Path | None) -> None:
+    """A model file named with --model must exist: the caller's mistake, found before any loading."""
+    if path is not None and not path.is_file():
+        raise UnreadableFile(
+            path, "c'est un dossier, pas un fichier" if path.is_dir() else "fichier introuvable"
+        )
+
+
 def _journal_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--journal",
@@ -219,6 +279,16 @@ def _journal_options(command: argparse.ArgumentParser) -> None:
 
 def _no_journal_option(command: argparse.ArgumentParser) -> None:
     command.add_argument("--no-journal", action="store_true", help="ne rien inscrire au journal")
+
+
+@contextmanager
+def _journal(args: argparse.Namespace) -> Iterator[Journal | None]:
+    """The journal the options name, opened (so checked) before any drafting; None with --no-journal."""
+    if args.no_journal:
+        yield None
+        return
+    with Journal(args.journal or default_journal_path()) as journal:
+        yield journal
 
 
 def _library(args: argparse.Namespace) -> TemplateLibrary:
@@ -240,7 +310,7 @@ def _templates(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     template = _library(args).get(args.template_id)
     if args.schema:
-        print(json.dumps(template.fields_schema(), ensure_ascii=False, indent=2))
+        _write_stdout(_json_document(template.fields_schema()))
         return EXIT_OK
     manifest = template.manifest
     lines = [
@@ -275,69 +345,99 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _draft(args: argparse.Namespace) -> int:
-    request = _read_request(args.request)
+    # Every fault of the request and of the options, named with its file, before the model is loaded.
     library = _library(args)
-    # Every fault of the request, named with its file, before the model is loaded.
-    library.get(request.template).validate_facts(request.facts, source=str(args.request))
-    if args.output is not None and not args.output.parent.is_dir():
-        raise UserError(f"dossier de sortie introuvable : {args.output.parent}")
+    request = _read_request(args.request, library)
     _output_format(args)
     signing_key = load_private_key(args.sign_key) if args.sign_key else None
-    drafter = _drafter(args, library)
-    draft = drafter.draft(request)
-    for paragraph, entry in zip(draft.paragraphs, draft.provenance.paragraphs, strict=True):
-        if entry.attempts:
-            outcome = (
-                "rédigée par le modèle"
-                if paragraph.origin == "model"
-                else f"texte validé conservé ({entry.fallback_reason})"
+    _check_drafting_options(args)
+    with _journal(args) as journal:
+        drafter = _drafter(args, library)
+        draft = drafter.draft(request)
+        for paragraph, entry in zip(draft.paragraphs, draft.provenance.paragraphs, strict=True):
+            if entry.attempts:
+                outcome = (
+                    "rédigée par le modèle"
+                    if paragraph.origin == "model"
+                    else f"texte validé conservé ({entry.fallback_reason})"
+                )
+                print(f"courrier : section {paragraph.section} : {outcome}", file=sys.stderr)
+        if signing_key is not None:
+            draft = sign_draft(draft, signing_key)
+        # The journal event and the output succeed or fail together.
+        with _delivery(draft, args):
+            if journal is not None:
+                journal.record(draft)
+        if journal is not None:
+            print(
+                f"courrier : brouillon {draft.id} (version 1) inscrit au journal {journal.path}",
+                file=sys.stderr,
             )
-            print(f"courrier : section {paragraph.section} : {outcome}", file=sys.stderr)
-    if signing_key is not None:
-        draft = sign_draft(draft, signing_key)
-    _write_draft(draft, args)
-    if not args.no_journal:
-        path = args.journal or default_journal_path()
-        with Journal(path) as journal:
-            journal.record(draft)
-        print(f"courrier : brouillon {draft.id} (version 1) inscrit au journal {path}", file=sys.stderr)
     return EXIT_OK
 
 
 def _export(args: argparse.Namespace) -> int:
-    _write_draft(_read_draft(args.draft), args)
+    with _delivery(_read_draft(args.draft), args):
+        pass
     return EXIT_OK
 
 
 def _output_format(args: argparse.Namespace) -> Format:
-    """The format asked for (by --format, else by the file's suffix); a binary one needs a file."""
-    output_format: Format = args.format or format_for(args.output)
-    if args.output is None and output_format in BINARY_FORMATS:
+    """The format asked for (by --format, else by the file's suffix, which must be one of a format);
+    a binary one needs a file, and the file a folder that exists."""
+    output: Path | None = args.output
+    output_format: Format | None = args.format or format_for(output)
+    if output_format is None:  # only a file's suffix names no format
+        known = ", ".join(f"{suffix} ({name})" for name, suffix in SUFFIXES.items())
+        raise UserError(
+            f"{args.output} : extension {args.output.suffix} inconnue (extensions admises : {known}) ;"
+            " précisez le format par --format"
+        )
+    if output is None and output_format in BINARY_FORMATS:
         raise UserError(f"le format {output_format} s'écrit dans un fichier : précisez -o FICHIER")
+    if output is not None and output.is_dir():
+        raise UserError(f"{output} est un dossier : -o attend un fichier")
+    if output is not None and not output.parent.is_dir():
+        raise UserError(f"dossier de sortie introuvable : {output.parent}")
     return output_format
 
 
-def _write_draft(draft: Draft, args: argparse.Namespace) -> None:
-    content = document(draft, _output_format(args))
+@contextmanager
+def _delivery(draft: Draft, args: argparse.Namespace) -> Iterator[None]:
+    """The draft's document in the format asked for, delivered once the block succeeds: staged beside
+    -o FILE and renamed over it (removed if the block raises), or written to standard output after it."""
+    output_format = _output_format(args)
+    content = document(draft, output_format)
     if args.output is None:
-        sys.stdout.write(content.decode("utf-8"))
-    else:
-        write_atomically(args.output, content)
-        print(f"courrier : brouillon écrit dans {args.output}", file=sys.stderr)
+        yield
+        _write_stdout(content)
+        return
+    with staged_write(args.output, content):
+        yield
+    noun = "brouillon" if output_format == "json" else "courrier"
+    print(f"courrier : {noun} écrit dans {args.output}", file=sys.stderr)
+
+
+def _write_stdout(content: bytes) -> None:
+    """A document on standard output, as its bytes (UTF-8 text, whatever the terminal's encoding)."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(content)
+    sys.stdout.buffer.flush()
+
+
+def _json_document(value: object) -> bytes:
+    return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def _batch(args: argparse.Namespace) -> int:
-    drafter = _drafter(args, _library(args))
     output_format: Format = args.format or "text"
-    journal = None if args.no_journal else Journal(args.journal or default_journal_path())
-    progress = _Progress()
-    try:
+    lines = read_batch(args.requests)
+    _check_drafting_options(args)
+    with _journal(args) as journal:
+        drafter = _drafter(args, _library(args))
         items = draft_batch(
-            drafter, args.requests, args.output, format=output_format, journal=journal, on_item=progress
+            drafter, lines, args.output, format=output_format, journal=journal, on_item=_Progress()
         )
-    finally:
-        if journal is not None:
-            journal.close()
     failed = [item for item in items if item.status == "failed"]
     counts = {status: sum(1 for item in items if item.status == status) for status in ("drafted", "done")}
     print(
@@ -402,6 +502,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from ._replay import model_for_replay, replay  # loads the local model's layer
 
+    _require_model_file(args.model)
     draft = _read_draft(args.draft)
     llm = model_for_replay(draft, str(args.model) if args.model else None)
     results = replay(draft, library=_library(args), llm=llm)
@@ -416,13 +517,13 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _prov(args: argparse.Namespace) -> int:
-    print(json.dumps(to_prov_json(_read_draft(args.draft)), ensure_ascii=False, indent=2))
+    _write_stdout(_json_document(to_prov_json(_read_draft(args.draft))))
     return EXIT_OK
 
 
 def _history(args: argparse.Namespace) -> int:
     path = args.journal or default_journal_path()
-    with Journal(path) as journal:
+    with Journal(path, create=False) as journal:  # a command that reads creates nothing
         events = journal.history(args.draft_id)
         if not events:
             raise UserError(f"aucun événement pour le brouillon {args.draft_id} dans le journal {path}")
@@ -446,18 +547,23 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _read_draft(path: Path) -> Draft:
-    return Draft.from_json(_read(path), source=str(path))
+    """The draft in the file at `path` (`-`: standard input), at most `MAX_DRAFT_BYTES`."""
+    return Draft.from_json(_read(path, MAX_DRAFT_BYTES), source=_name(path))
 
 
-def _read_request(path: Path) -> LetterRequest:
-    return LetterRequest.from_json(_read(path), source=str(path))
+def _read_request(path: Path, library: TemplateLibrary) -> LetterRequest:
+    """The request in the file at `path` (`-`: standard input), at most `MAX_REQUEST_BYTES`, its facts
+    checked in the same pass: every fault named at once."""
+    return LetterRequest.from_json(_read(path, MAX_REQUEST_BYTES), source=_name(path), library=library)
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise UnreadableFile.of(path, error) from error
+def _read(path: Path, limit: int) -> bytes:
+    return read_stream(sys.stdin.buffer, limit, _STDIN_NAME) if path == STDIN else read_file(path, limit)
+
+
+def _name(path: Path) -> str:
+    """How messages name an input file."""
+    return _STDIN_NAME if path == STDIN else str(path)
 
 
 def _lint(args: argparse.Namespace) -> int:

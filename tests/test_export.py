@@ -115,11 +115,13 @@ def test_every_format_writes_a_document_that_holds_the_letter(draft: Draft) -> N
         ("LETTRE.HTM", "html"),
         ("lettre.odt", "odt"),
         ("lettre.docx", "docx"),
-        ("lettre.pdf", "text"),
+        ("lettre.pdf", None),
+        ("lettre.v2", None),
         ("lettre", "text"),
+        (".lettre", "text"),
     ],
 )
-def test_the_format_follows_the_suffix(name: str, expected: str) -> None:
+def test_the_format_follows_the_suffix(name: str, expected: str | None) -> None:
     assert format_for(Path("sortie") / name) == expected
     assert format_for(None) == "text"
 
