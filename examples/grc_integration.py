@@ -34,12 +34,13 @@ from courrier import (
     InvalidInput,
     Journal,
     LetterRequest,
-    LocalChatModel,
     ModelError,
+    TemplateLibrary,
     UserError,
     VerificationError,
     verify,
 )
+from courrier.model import LocalEngine
 
 # --- 1. The case record, as a GRC holds it ------------------------------------------------------------
 
@@ -104,9 +105,13 @@ CIVILITES = {"MME": "Madame", "M": "Monsieur", "M.": "Monsieur"}
 
 
 def letter_request(
-    dossier: dict[str, Any], procedure: dict[str, Any], service: dict[str, Any]
+    dossier: dict[str, Any],
+    procedure: dict[str, Any],
+    service: dict[str, Any],
+    library: TemplateLibrary | None = None,
 ) -> LetterRequest:
-    """Map the GRC's record to courrier's request. `InvalidRequest` names every field at fault."""
+    """Map the GRC's record to courrier's request. `InvalidRequest` names every field at fault: with
+    `library`, those of the template's facts too, in the same error."""
     usager, agent = dossier["usager"], dossier["agent_instructeur"]
     adresse = usager["adresse"]
     letter_date = dt.date.fromisoformat(dossier["date_traitement"])
@@ -154,7 +159,8 @@ def letter_request(
                 "silence_vaut": procedure["silence_vaut"],
                 "pieces_complementaires": [p["libelle"] for p in missing if not p["indispensable"]],
             },
-        }
+        },
+        library=library,
     )
 
 
@@ -196,17 +202,19 @@ def run(out_dir: Path, *, use_model: bool) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = DOSSIER["numero"]
 
-    # 1. The request, from the record. A GRC would show these problems on the case's form.
+    # 1. The request, from the record, its facts checked against the template: a GRC would show every
+    # problem at once on the case's form.
+    library = TemplateLibrary.default()
     try:
-        request = letter_request(DOSSIER, PROCEDURE, SERVICE)
+        request = letter_request(DOSSIER, PROCEDURE, SERVICE, library)
     except InvalidInput as error:
         print("Dossier incomplet pour ce courrier :", *(f"  - {p}" for p in error.problems), sep="\n")
         return 2
     print(f"Dossier {stem} : demande de pièces pour {request.recipient.name}")
 
     # 2. The draft. Drafter.local() loads the local model once per process: keep the drafter around.
-    drafter = Drafter.local() if use_model else Drafter(llm=None)
-    if isinstance(drafter.llm, LocalChatModel):
+    drafter = Drafter.local(library) if use_model else Drafter(library, llm=None)
+    if isinstance(drafter.llm, LocalEngine):
         print(f"Rédaction avec le modèle local {drafter.llm.fingerprint.file_name}")
     else:
         print("Rédaction sans modèle de langue (textes validés seulement)")
