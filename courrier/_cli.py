@@ -1,4 +1,6 @@
-"""The `courrier` command. Messages are in French; exit 0 on success, 1 on a defect, 2 on bad input."""
+"""The `courrier` command. Messages are in French; exit 0 on success, 1 on a defect, 2 on bad input
+(one line naming the file and the field), 141 when the reader of the output went away. `-` names
+standard input; every input file is read within a size cap; nothing is written when a later step fails."""
 
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ STDIN = Path("-")
 """The file name that stands for standard input."""
 
 _STDIN_NAME = "(entrée standard)"
+"""How messages name standard input."""
 
 _FIELD_TYPES = {
     "text": "texte",
