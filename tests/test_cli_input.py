@@ -5,6 +5,7 @@ ASCII terminal. The command runs in a subprocess, as a user runs it."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import sqlite3
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 import courrier
 from courrier import Drafter, InvalidRequest, Journal, LetterRequest, TemplateNotFound
+from courrier._cli import main
 from courrier._files import MAX_REQUEST_BYTES, read_file, staged_write
 from courrier._validation import FALLBACK, MESSAGES, FrozenModel, message_for, problems_from
 from courrier.errors import InvalidJournal, OutputError, UnreadableFile
@@ -554,3 +556,65 @@ def test_a_missing_model_file_is_a_user_mistake(tmp_path: Path, draft_json: byte
     result = courrier_command(tmp_path, command, source, "--model", "absent.gguf", stdin=draft_json)
     one_error(result, 2, "absent.gguf", "fichier introuvable")
     assert written(tmp_path) == []
+
+
+# --- The same mistakes, in process (what the coverage gate measures) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "expected"),
+    [
+        (["draft", str(SAMPLE), "--no-llm", "-o", "lettre.pdf"], 2, "extension .pdf inconnue"),
+        (["draft", str(SAMPLE), "--no-llm", "-o", "."], 2, ". est un dossier"),
+        (["draft", str(SAMPLE), "--no-llm", "-o", "absent/l.txt"], 2, "dossier de sortie introuvable"),
+        (["draft", str(SAMPLE), "--no-llm", "--format", "odt"], 2, "précisez -o FICHIER"),
+        (["draft", str(SAMPLE), "--model", "absent.gguf"], 2, "absent.gguf : fichier introuvable"),
+        (["draft", str(SAMPLE), "--model", "."], 2, "de . : c'est un dossier"),
+        (["draft", str(SAMPLE), "--no-llm", "--retries", "-1"], 2, "--retries"),
+        (
+            ["draft", str(SAMPLE), "--no-llm", "--journal", "."],
+            2,
+            "c'est un dossier, pas un fichier de journal",
+        ),
+        (["draft", "/dev/zero"], 2, "trop volumineux"),
+        (["export", "-"], 2, "(entrée standard) : champ « (racine) » : JSON invalide"),
+        (["batch", "/dev/zero", "-o", "sortie"], 2, "trop volumineux"),
+        (["batch", str(SAMPLE), "-o", "sortie", "--model", "absent.gguf"], 2, "absent.gguf"),
+        (["history", "abc", "--journal", "sous/j.sqlite3"], 2, "journal introuvable"),
+    ],
+)
+def test_mistakes_in_process(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    args: list[str],
+    code: int,
+    expected: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"{")))
+    assert main(args) == code
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert expected in err
+    assert written(tmp_path) == []
+
+
+def test_a_letter_in_process_from_standard_input_journaled_with_its_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, failing_journal: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(SAMPLE.read_bytes())))
+    assert main(["draft", "-", "--no-llm", "-o", "lettre.txt", "--journal", str(failing_journal)]) == 1
+    assert "disque plein" in capsys.readouterr().err
+    assert not (tmp_path / "lettre.txt").exists()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(SAMPLE.read_bytes())))
+    assert main(["draft", "-", "--no-llm", "-o", "brouillon.json"]) == 0
+    err = capsys.readouterr().err
+    assert "brouillon écrit dans brouillon.json" in err
+    assert "inscrit au journal" in err
+    assert main(["export", "brouillon.json", "-o", "lettre.html"]) == 0
+    assert "courrier écrit dans lettre.html" in capsys.readouterr().err
+    assert main(["prov", "brouillon.json"]) == 0
+    assert "entity" in json.loads(capsys.readouterr().out)
