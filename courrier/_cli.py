@@ -18,7 +18,7 @@ from ._batch import BatchItem, draft_batch, read_batch
 from ._draft import Draft
 from ._files import MAX_DRAFT_BYTES, MAX_REQUEST_BYTES, read_file, read_stream, staged_write
 from ._request import LetterRequest
-from ._verify import verify
+from ._verify import Requirement, verify
 from ._version import __version__
 from .drafting import STYLES, Drafter
 from .errors import CourrierError, UnreadableFile, UserError, VerificationError
@@ -146,6 +146,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     check_draft.add_argument("draft", type=Path, metavar="BROUILLON.json")
     check_draft.add_argument("--key", type=Path, metavar="CLE_PUBLIQUE.pem", help="exiger cette signature")
+    check_draft.add_argument(
+        "--journal",
+        type=Path,
+        metavar="FICHIER",
+        help="exiger que ce journal SQLite (lu seulement) enregistre cette version du brouillon",
+    )
+    check_draft.add_argument(
+        "--require",
+        choices=get_args(Requirement),
+        help="exiger une preuve : le journal (par défaut $COURRIER_JOURNAL, sinon "
+        "~/.local/state/courrier/journal.sqlite3), la signature, ou l'un des deux (any)",
+    )
     check_draft.set_defaults(run=_verify)
 
     replay_draft = commands.add_parser(
@@ -480,23 +492,40 @@ class _Progress:
 def _verify(args: argparse.Namespace) -> int:
     draft = _read_draft(args.draft)
     public_key = load_public_key(args.key) if args.key else None
+    journal_path: Path | None = args.journal
+    if journal_path is None and (args.require == "journal" or (args.require == "any" and public_key is None)):
+        journal_path = default_journal_path()
+    journal = Journal(journal_path, create=False) if journal_path else None
     try:
-        result = verify(draft, library=_library(args), public_key=public_key)
+        result = verify(
+            draft, library=_library(args), public_key=public_key, journal=journal, require=args.require
+        )
     except VerificationError as error:
         print(f"courrier : {args.draft} : NON CONFORME", file=sys.stderr)
         for problem in error.problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_DEFECT
+    finally:
+        if journal is not None:
+            journal.close()
     checks = ["texte, registre et sceau concordent"]
     if result.vetted_text_checked:
         checks.append("textes validés recalculés depuis le modèle")
+    if "journal" in result.proofs:
+        checks.append(f"version inscrite au journal {journal_path}")
     if result.signature_checked:
         checks.append("signature valide")
+    verdict = "conforme, avec dérogation au texte validé" if result.overrides else "conforme"
     print(
-        f"{args.draft} : conforme — brouillon {result.draft_id}, version {result.version}, "
+        f"{args.draft} : {verdict} — brouillon {result.draft_id}, version {result.version}, "
         f"{result.paragraphs} paragraphes ; {' ; '.join(checks)}"
     )
     print(f"empreinte du registre : {result.record_sha256}")
+    for edit in result.overrides:
+        print(
+            f"dérogation : section {edit.section} modifiée en version {edit.version} par {edit.author}"
+            f" (motif : {edit.reason})"
+        )
     for note in result.notes:
         print(f"note : {note}")
     return EXIT_OK
