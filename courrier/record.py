@@ -9,9 +9,10 @@ templates or the guards, so reading and verifying a record imports none of them.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from typing import Literal, get_args
+import functools
+from typing import ClassVar, Literal, get_args
 
+import re2
 from pydantic import ConfigDict, Field, JsonValue, model_validator
 
 from ._canonical import Canonical, canonical_json, canonical_text, encode, sha256_hex, sha256_of, text_sha256
@@ -115,29 +116,113 @@ class TemplateRef(FrozenModel):
 
 
 class MentionSpec(FrozenModel):
-    """A mention the final letter must contain: a literal text or a regular expression."""
+    r"""A mention the final letter must contain: a literal text or a regular expression.
+
+    Patterns run on RE2, whose time grows with the text only (Python's `re` backtracks: a pattern such
+    as `^(\w+\s?)*$` takes minutes on a letter). They read as Python's: `\w` and `\d` are Unicode
+    (« décembre » is a word), as `re` has them, where RE2's are ASCII. A pattern that RE2 cannot run
+    (backreferences, lookarounds) is refused, and so are `\b` and `\B`, which RE2 knows in ASCII only.
+    The record keeps the pattern as written: the engine is not part of the hash.
+    """
 
     label: str = Field(min_length=1)
     text: str | None = Field(default=None, min_length=1)
     pattern: str | None = Field(default=None, min_length=1)
+
+    _UNICODE_CLASSES: ClassVar[dict[str, tuple[str, str | None]]] = {
+        "w": (r"[\p{L}\p{N}_]", r"\p{L}\p{N}_"),
+        "W": (r"[^\p{L}\p{N}_]", None),
+        "d": (r"\p{Nd}", r"\p{Nd}"),
+        "D": (r"\P{Nd}", r"\P{Nd}"),
+    }
+    """Python's classes in RE2: outside a set `[...]`, and inside one (None: no way to write it there)."""
+
+    _RE2_ERRORS: ClassVar[dict[str, str]] = {
+        "invalid escape sequence": "échappement inconnu de RE2 (une référence arrière comme \\1 est exclue)",
+        "invalid perl operator": "construction inconnue de RE2 (une assertion comme (?= ou (?<! est exclue)",
+        "missing )": "parenthèse fermante manquante",
+        "unexpected )": "parenthèse fermante en trop",
+        "missing ]": "crochet fermant manquant",
+        "bad repetition operator": "répétition mal placée",
+        "invalid nested repetition operator": "répétition de répétition",
+        "invalid repetition size": "nombre de répétitions invalide",
+        "missing argument to repetition operator": "répétition de rien",
+        "invalid character class": "classe de caractères invalide",
+        "invalid character class range": "intervalle de caractères invalide",
+        "trailing \\": "barre oblique inverse finale",
+        "invalid named capture group": "nom de groupe invalide",
+        "duplicate capture group name": "nom de groupe en double",
+        "pattern too large - compile failed": "expression trop grande",
+    }
+    """RE2's error codes, in French."""
 
     @model_validator(mode="after")
     def _one_of_text_or_pattern(self) -> MentionSpec:
         if (self.text is None) == (self.pattern is None):
             raise ValueError("une mention a soit `text`, soit `pattern`")
         if self.pattern is not None:
-            try:
-                re.compile(self.pattern)
-            except re.error as error:
-                raise ValueError(f"expression régulière invalide : {error}") from error
+            MentionSpec._compiled(self.pattern, literal=False)
         return self
 
-    def regex(self) -> re.Pattern[str]:
+    def regex(self) -> re2._Regexp[str]:
         """The compiled search pattern, over text whose whitespace runs are collapsed to one space."""
         if self.pattern is not None:
-            return re.compile(self.pattern)
+            return MentionSpec._compiled(self.pattern, literal=False)
         assert self.text is not None
-        return re.compile(re.escape(" ".join(self.text.split())))
+        return MentionSpec._compiled(" ".join(self.text.split()), literal=True)
+
+    @staticmethod
+    @functools.cache
+    def _compiled(expression: str, *, literal: bool) -> re2._Regexp[str]:
+        """RE2's program for a pattern (or a literal text); `ValueError` in French if RE2 refuses it."""
+        options = re2.Options()
+        options.log_errors = False  # RE2 would print its own message on stderr
+        source = re2.escape(expression) if literal else MentionSpec._unicode(expression)
+        try:
+            return re2.compile(source, options)
+        except re2.error as error:
+            detail = error.args[0].decode("utf-8", "replace") if error.args else ""
+            code, _, fragment = detail.partition(": ")
+            reason = MentionSpec._RE2_ERRORS.get(code, "syntaxe inconnue de RE2")
+            raise ValueError(f"expression régulière refusée, {reason} : {fragment or expression}") from None
+
+    @staticmethod
+    def _unicode(pattern: str) -> str:
+        r"""`pattern` with Python's Unicode classes (`\w`, `\W`, `\d`, `\D`) spelled for RE2."""
+        written: list[str] = []
+        in_set = False
+        position = 0
+        while position < len(pattern):
+            char = pattern[position]
+            if char == "\\" and position + 1 < len(pattern):
+                escaped = pattern[position + 1]
+                if escaped in "bB":
+                    raise ValueError(
+                        f"expression régulière refusée, \\{escaped} (limite de mot) n'est pas pris en charge"
+                    )
+                outside, inside = MentionSpec._UNICODE_CLASSES.get(
+                    escaped, (pattern[position : position + 2],) * 2
+                )
+                replacement = inside if in_set else outside
+                if replacement is None:
+                    raise ValueError(f"expression régulière refusée, \\{escaped} dans un ensemble [...]")
+                written.append(replacement)
+                position += 2
+                continue
+            if char == "[" and not in_set:
+                in_set = True
+                # A `]` right after `[` or `[^` is a character of the set, not its end.
+                opening = 2 if pattern.startswith("^", position + 1) else 1
+                if pattern.startswith("]", position + opening):
+                    opening += 1
+                written.append(pattern[position : position + opening])
+                position += opening
+                continue
+            if char == "]" and in_set:
+                in_set = False
+            written.append(char)
+            position += 1
+        return "".join(written)
 
 
 def missing_mentions(text: str, mentions: tuple[MentionSpec, ...]) -> tuple[str, ...]:

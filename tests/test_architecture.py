@@ -49,6 +49,7 @@ THIRD_PARTY = {
     "jinja2": {"courrier.rendering"},
     "babel": {"courrier.french"},
     "rfc8785": {"courrier._canonical"},
+    "re2": {"courrier.record"},
     "cryptography": {"courrier.signing"},
     "odfdo": {"courrier.outputs"},
     "docx": {"courrier.outputs"},
