@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from ._canonical import canonical_json, sha256_hex
 from ._draft import Draft
-from .errors import MissingDependency, OutputError, UnreadableFile, UserError
+from ._files import MAX_KEY_BYTES, read_file
+from .errors import MissingDependency, OutputError, UserError
 from .record import Signature
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    data = _read(path)
+    data = read_file(Path(path), MAX_KEY_BYTES)
     try:
         key = load_pem_private_key(data, password=None)
     except TypeError as error:
@@ -125,7 +126,7 @@ def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    data = _read(path)
+    data = read_file(Path(path), MAX_KEY_BYTES)
     try:
         key = load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as error:
@@ -169,13 +170,6 @@ def generate_key_pair(private_path: str | os.PathLike[str], public_path: str | o
 def _require_cryptography() -> None:
     if importlib.util.find_spec("cryptography") is None:
         raise MissingDependency("signature", "sign")
-
-
-def _read(path: str | os.PathLike[str]) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as error:
-        raise UnreadableFile.of(path, error) from error
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:

@@ -147,8 +147,12 @@ def test_an_ascii_terminal_gets_the_letter_in_utf8_and_messages_escaped(tmp_path
 
 @pytest.mark.parametrize(
     ("args", "cap"),
-    [(("draft", "/dev/zero"), "1 Mio"), (("export", "/dev/zero"), "16 Mio")],
-    ids=["request", "draft"],
+    [
+        (("draft", "/dev/zero"), "1 Mio"),
+        (("export", "/dev/zero"), "16 Mio"),
+        (("draft", str(SAMPLE), "--no-llm", "--sign-key", "/dev/zero"), "64 Kio"),
+    ],
+    ids=["request", "draft", "key"],
 )
 def test_an_endless_file_is_refused_at_its_cap(tmp_path: Path, args: tuple[str, ...], cap: str) -> None:
     one_error(courrier_command(tmp_path, *args), 2, "/dev/zero", f"trop volumineux (au plus {cap})")
