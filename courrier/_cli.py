@@ -21,12 +21,12 @@ from ._request import LetterRequest
 from ._verify import Requirement, verify
 from ._version import __version__
 from .drafting import STYLES, Drafter
-from .errors import CourrierError, UnreadableFile, UserError, VerificationError
+from .errors import CourrierError, IntegrityProblem, UnreadableFile, UserError, VerificationError
 from .journal import Journal, default_journal_path
 from .lint import lint
 from .outputs import BINARY_FORMATS, FORMATS, SUFFIXES, Format, document, format_for, to_prov_json
-from .record import Disclosure
-from .rendering import TemplateLibrary, shipped_templates_dir, template_dirs
+from .record import Disclosure, ProvenanceRecord, overrides
+from .rendering import TemplateLibrary, library_roots, shipped_templates_dir, template_folders
 from .signing import generate_key_pair, load_private_key, load_public_key, sign_draft
 
 if TYPE_CHECKING:
@@ -139,6 +139,19 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="écrire un brouillon (JSON) dans un autre format")
     export.add_argument("draft", type=Path, metavar="BROUILLON.json", help=_DRAFT_HELP)
     _output_options(export)
+    export.add_argument(
+        "--journal",
+        type=Path,
+        metavar="FICHIER",
+        help="journal qui prouve l'approbation (par défaut : $COURRIER_JOURNAL, sinon "
+        "~/.local/state/courrier/journal.sqlite3, s'il existe)",
+    )
+    export.add_argument(
+        "--key",
+        type=Path,
+        metavar="CLE_PUBLIQUE.pem",
+        help="clé publique dont la signature prouve l'approbation",
+    )
     export.set_defaults(run=_export)
 
     check_draft = commands.add_parser(
@@ -392,9 +405,31 @@ def _draft(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    with _delivery(_read_draft(args.draft), args):
+    draft = _read_draft(args.draft)
+    with _delivery(draft, args, approval_proven=_approval_proven(draft, args)):
         pass
     return EXIT_OK
+
+
+def _approval_proven(draft: Draft, args: argparse.Namespace) -> bool:
+    """Whether the journal (--journal, else the default one if it exists) or the signature (--key)
+    proves an approved draft: anyone can write an approval into a record and recompute its hashes."""
+    if not draft.approved:
+        return True
+    public_key = load_public_key(args.key) if args.key else None
+    path: Path = args.journal or default_journal_path()
+    journal = Journal(path, create=False) if args.journal or path.exists() else None
+    try:
+        if journal is None and public_key is None:
+            raise VerificationError([IntegrityProblem("ni journal ni clé publique pour la prouver")])
+        verify(draft, journal=journal, public_key=public_key)
+    except VerificationError as error:
+        print(f"courrier : approbation non prouvée, le document le signale : {error}", file=sys.stderr)
+        return False
+    finally:
+        if journal is not None:
+            journal.close()
+    return True
 
 
 def _output_format(args: argparse.Namespace) -> Format:
@@ -418,11 +453,11 @@ def _output_format(args: argparse.Namespace) -> Format:
 
 
 @contextmanager
-def _delivery(draft: Draft, args: argparse.Namespace) -> Iterator[None]:
+def _delivery(draft: Draft, args: argparse.Namespace, *, approval_proven: bool = True) -> Iterator[None]:
     """The draft's document in the format asked for, delivered once the block succeeds: staged beside
     -o FILE and renamed over it (removed if the block raises), or written to standard output after it."""
     output_format = _output_format(args)
-    content = document(draft, output_format)
+    content = document(draft, output_format, approval_proven=approval_proven)
     if args.output is None:
         yield
         _write_stdout(content)
@@ -561,9 +596,15 @@ def _history(args: argparse.Namespace) -> int:
             raise UserError(f"aucun événement pour le brouillon {args.draft_id} dans le journal {path}")
         journal.verify(args.draft_id)
     for event in events:
+        overridden = [
+            edit.section
+            for edit in overrides(ProvenanceRecord.model_validate_json(event.record_json))
+            if edit.version == event.version
+        ]
         print(
             f"v{event.version}  {event.at:%Y-%m-%d %H:%M:%S}  {_CHANGES[event.change]:<9}  "
             f"{event.actor or '-'}  {event.record_sha256[:16]}"
+            + "".join(f"  dérogation au texte validé : {section}" for section in overridden)
         )
     print(f"{len(events)} événement(s), chaîne d'empreintes intacte", file=sys.stderr)
     return EXIT_OK

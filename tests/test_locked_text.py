@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -332,3 +333,41 @@ def test_a_letter_without_its_appeal_routes_is_exported_with_them_named_missing(
     assert "Voies et délais de recours (CRPA L411-2 ; CJA R421-5)" in missing
     page = export_document(gutted, "html").decode()
     assert f"BROUILLON — non approuvé — mention obligatoire absente : {' ; '.join(missing)}" in page
+
+
+def test_export_command_keeps_a_banner_on_an_approval_nothing_proves(draft: Draft, tmp_path: Path) -> None:
+    journal_path = tmp_path / "agence.sqlite3"
+    approved = draft.approve(by=APPROVER[0], role=APPROVER[1])
+    with Journal(journal_path) as journal:
+        journal.record(draft)
+        journal.record(approved)
+    files = {"vrai": approved, "forge": _forged(draft)}
+    for name, item in files.items():
+        (tmp_path / f"{name}.json").write_text(item.to_json(), encoding="utf-8")
+    env = {**os.environ, "COURRIER_JOURNAL": str(journal_path)}
+    genuine = _courrier("export", tmp_path / "vrai.json", "--format", "html", env=env)
+    assert genuine.returncode == 0, genuine.stderr
+    assert "BROUILLON" not in genuine.stdout
+    forged = _courrier("export", tmp_path / "forge.json", "--format", "html", env=env)
+    assert forged.returncode == 0, forged.stderr
+    assert UNPROVEN_BANNER in forged.stdout
+    assert "approbation non prouvée" in forged.stderr
+    nowhere = {**os.environ, "COURRIER_JOURNAL": str(tmp_path / "absent.sqlite3")}
+    unproven = _courrier("export", tmp_path / "vrai.json", "--format", "html", env=nowhere)
+    assert UNPROVEN_BANNER in unproven.stdout
+    assert not (tmp_path / "absent.sqlite3").exists()
+
+
+def test_history_lists_overrides(draft: Draft, tmp_path: Path) -> None:
+    journal_path = tmp_path / "agence.sqlite3"
+    edited = draft.edit(
+        "voies_recours", _text(draft, "voies_recours") + SIX_MONTHS, author="A", reason="r", override=True
+    )
+    with Journal(journal_path) as journal:
+        journal.record(draft)
+        journal.record(edited)
+    result = _courrier("history", draft.id, "--journal", journal_path)
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert "dérogation" not in first
+    assert second.endswith("dérogation au texte validé : voies_recours")
