@@ -8,11 +8,12 @@ import argparse
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, NoReturn, get_args
 
 from ._batch import BatchItem, draft_batch, read_batch
 from ._draft import Draft
@@ -90,8 +91,38 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose mistakes are told in one French line (its own messages are English)."""
+
+    def error(self, message: str) -> NoReturn:
+        for pattern, french in _ARGPARSE_MESSAGES:
+            if (match := pattern.fullmatch(message)) is not None:
+                message = match.expand(french)
+                break
+        else:
+            message = f"arguments invalides : {message}"
+        self.exit(EXIT_BAD_INPUT, f"courrier : erreur : {message} (voir « {self.prog} --help »)\n")
+
+
+_ARGPARSE_MESSAGES = tuple(
+    (re.compile(pattern), french)
+    for pattern, french in (
+        (r"the following arguments are required: (.*)", r"argument obligatoire manquant : \1"),
+        (r"unrecognized arguments: (.*)", r"argument inconnu : \1"),
+        (r"argument (\S+): invalid choice: (.*) \(choose from (.*)\)", r"\1 : choix inconnu \2 (choix : \3)"),
+        (r"argument (\S+): invalid int value: (.*)", r"\1 : nombre entier attendu, pas \2"),
+        (r"argument (\S+): invalid \w+ value: (.*)", r"\1 : valeur invalide \2"),
+        (r"argument (\S+): not allowed with argument (\S+)", r"\1 et \2 s'excluent"),
+        (r"argument (\S+): expected one argument", r"\1 attend une valeur"),
+        (r"argument (\S+): expected (.*)", r"\1 : nombre de valeurs incorrect"),
+        (r"ambiguous option: (\S+) could match (.*)", r"option ambiguë \1 (possibles : \2)"),
+    )
+)
+"""argparse's messages (Python 3.11 to 3.13), in French."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="courrier",
         description="Rédige des courriers administratifs à partir de modèles validés.",
     )

@@ -622,3 +622,31 @@ def test_a_letter_in_process_from_standard_input_journaled_with_its_file(
     assert "courrier écrit dans lettre.html" in capsys.readouterr().err
     assert main(["prov", "brouillon.json"]) == 0
     assert "entity" in json.loads(capsys.readouterr().out)
+
+
+# --- argparse's own mistakes, in one French line ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], "argument obligatoire manquant : COMMANDE"),
+        (["draft"], "argument obligatoire manquant : DEMANDE.json"),
+        (["templates", "de", "trop"], "argument inconnu : de trop"),
+        (["draft", "d.json", "--style", "baroque"], "--style : choix inconnu 'baroque'"),
+        (["draft", "d.json", "--retries", "deux"], "--retries : nombre entier attendu, pas 'deux'"),
+        (["draft", "d.json", "--no-llm", "--model", "m.gguf"], "--model et --no-llm s'excluent"),
+        (["verify", "d.json", "--key"], "--key attend une valeur"),
+        (["inconnue"], "COMMANDE : choix inconnu 'inconnue'"),
+    ],
+)
+def test_argparse_mistakes_are_one_french_line(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"courrier : erreur : {expected}")
+    assert err.rstrip().endswith("--help »)")
