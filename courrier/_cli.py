@@ -351,7 +351,10 @@ def _journal(args: argparse.Namespace) -> Iterator[Journal | None]:
 
 
 def _library(args: argparse.Namespace) -> TemplateLibrary:
-    return TemplateLibrary.from_path(args.templates) if args.templates else TemplateLibrary.default()
+    """The shipped library, with the agency's folder of `--templates` on top of it if given."""
+    if args.templates:
+        return TemplateLibrary.from_path(args.templates, base=shipped_templates_dir())
+    return TemplateLibrary.default()
 
 
 def _templates(args: argparse.Namespace) -> int:
@@ -671,13 +674,15 @@ def _name(path: Path) -> str:
 
 
 def _lint(args: argparse.Namespace) -> int:
+    # An agency's folder is linted as `--templates` reads it: on top of the shipped library.
     directory = args.directory or args.templates or shipped_templates_dir()
-    problems = lint(directory)
+    base = shipped_templates_dir()
+    problems = lint(directory, base=base)
     for problem in problems:
         print(problem)
-    count = len(template_dirs(Path(directory)))
     if problems:
         print(f"{len(problems)} problème(s) dans {directory}", file=sys.stderr)
         return EXIT_DEFECT
+    count = len(template_folders(*library_roots(directory, base)))
     print(f"{count} modèle(s) vérifié(s) dans {directory} : aucun problème")
     return EXIT_OK

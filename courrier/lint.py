@@ -10,7 +10,15 @@ from ._request import LetterRequest, Recipient, Sender, Signatory
 from .drafting import Drafter, LetterData
 from .errors import CourrierError, TemplateDefect
 from .guards import check_output
-from .rendering import Template, TemplateLibrary, open_library, template_dirs
+from .rendering import (
+    LINK_REFUSED,
+    Template,
+    TemplateLibrary,
+    library_links,
+    library_roots,
+    open_library,
+    template_folders,
+)
 
 __all__ = ["LintProblem", "lint"]
 
@@ -37,15 +45,17 @@ class LintProblem:
         return f"{self.template} : {self.message}"
 
 
-def lint(path: str | Path) -> list[LintProblem]:
-    """Check every template under `path`; an empty list means the library is clean."""
-    root = Path(path)
+def lint(path: str | Path, *, base: TemplateLibrary | str | Path | None = None) -> list[LintProblem]:
+    """Check every template of the library `path` (layered on `base`, as `TemplateLibrary.from_path`
+    reads it: then the templates of `base` too, which the layer's shared parts may change); an empty
+    list means the library is clean. Each symbolic link in it is a problem."""
+    roots = library_roots(path, base)
+    problems = [LintProblem(str(link), LINK_REFUSED) for link in library_links(*roots)]
     try:
-        environment = open_library(root)
+        environment = open_library(*roots)
     except TemplateDefect as defect:
-        return [LintProblem(defect.template_id, p) for p in defect.problems]
-    problems: list[LintProblem] = []
-    for directory in template_dirs(root):
+        return problems + [LintProblem(defect.template_id, p) for p in defect.problems]
+    for directory in template_folders(*roots).values():
         try:
             template = Template(directory, environment)
         except TemplateDefect as defect:

@@ -1,20 +1,25 @@
 """The rendering layer: a letter request in, the vetted text of every section out.
 
-Templates are folders of a TOML manifest and Jinja2 sources, rendered in an immutable, strict,
-size-bounded sandbox. This layer imports the request, the record contract and the French filters;
-nothing of the guards, the model or the drafter.
+Templates are folders of a TOML manifest and Jinja2 sources, read from the library's layers only and
+rendered in an immutable, strict sandbox bounded in size, steps, time and recursion. This layer
+imports the request, the record contract and the French filters; nothing of the guards, the model or
+the drafter.
 """
 
 from .._exports import publish
 from ._layout import disclosure_index, disclosure_notice, wants_disclosure
 from ._library import (
+    LINK_REFUSED,
     MAX_LETTER_CHARS,
     RenderedSection,
     Template,
     TemplateLibrary,
+    library_links,
+    library_roots,
     open_library,
     shipped_templates_dir,
     template_dirs,
+    template_folders,
 )
 from ._manifest import (
     DISCLOSURE_SECTION,
@@ -33,6 +38,7 @@ __all__ = [
     "LAYOUT_BEFORE_BODY",
     "LAYOUT_BLOCKS",
     "LAYOUT_FILE",
+    "LINK_REFUSED",
     "MAX_LETTER_CHARS",
     "FieldSpec",
     "Manifest",
@@ -42,9 +48,12 @@ __all__ = [
     "TemplateLibrary",
     "disclosure_index",
     "disclosure_notice",
+    "library_links",
+    "library_roots",
     "open_library",
     "shipped_templates_dir",
     "template_dirs",
+    "template_folders",
     "wants_disclosure",
 ]
 

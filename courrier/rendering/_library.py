@@ -1,18 +1,21 @@
-"""The vetted template library: manifests, sandboxed strict Jinja2 rendering, structure checks, hashes."""
+"""The vetted template library: manifests, sandboxed strict Jinja2 rendering, structure checks, hashes.
+
+A library is made of layers, folders of templates and shared parts: the shipped library alone, or an
+agency's folder on top of it (see `TemplateLibrary.from_path`).
+"""
 
 from __future__ import annotations
 
+import os
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, meta, nodes
 from jinja2 import TemplateError as JinjaError
-from jinja2.exceptions import SecurityError
+from jinja2 import meta, nodes
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
 from .._canonical import sha256_hex
@@ -24,10 +27,11 @@ from ..errors import (
     LibraryNotFound,
     RenderLimitExceeded,
     TemplateDefect,
+    TemplateError,
     TemplateNotFound,
 )
-from ..french import FILTERS
 from ..record import SectionMode
+from ._loader import LibraryLoader, library_folders
 from ._manifest import (
     BODY_SLOT,
     DISCLOSURE_FILE,
@@ -41,21 +45,26 @@ from ._manifest import (
     SectionSpec,
     build_facts_model,
 )
+from ._sandbox import MAX_LETTER_CHARS, Sandbox, SizeBoundExceeded, bounded_rendering
 
 __all__ = [
+    "LINK_REFUSED",
     "MAX_LETTER_CHARS",
     "RenderedSection",
     "Template",
     "TemplateLibrary",
+    "library_links",
+    "library_roots",
     "open_library",
     "shipped_templates_dir",
     "template_dirs",
+    "template_folders",
 ]
 
-MAX_LETTER_CHARS = 100_000
-"""Upper bound on the text of one letter; rendering stops with `RenderLimitExceeded` past it."""
-
 MANIFEST_FILE = "template.toml"
+
+LINK_REFUSED = "lien symbolique refusé : une bibliothèque ne lit que ses propres fichiers"
+"""What loading and lint say of a symbolic link found in a library."""
 
 
 def shipped_templates_dir() -> Path:
@@ -65,29 +74,6 @@ def shipped_templates_dir() -> Path:
     return installed if installed.is_dir() else package.parent / "templates"
 
 
-class _SizeBoundExceeded(SecurityError):
-    """A template expression would build a value larger than a letter may be."""
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with repetition and power bounded so that no expression can blow up."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            for sequence, count in ((left, right), (right, left)):
-                if (
-                    isinstance(sequence, str | list | tuple)
-                    and isinstance(count, int)
-                    and len(sequence) * count > MAX_LETTER_CHARS
-                ):
-                    raise _SizeBoundExceeded("répétition trop grande")
-        if operator == "**" and isinstance(right, int) and abs(right) > 64:
-            raise _SizeBoundExceeded("exposant trop grand")
-        return super().call_binop(context, operator, left, right)
-
-
 def _refuse_none(value: Any) -> Any:
     """Printing `None` is a template bug (an optional fact used without `{% if %}`): fail loudly."""
     if value is None:
@@ -95,25 +81,37 @@ def _refuse_none(value: Any) -> Any:
     return value
 
 
-def _environment(root: Path) -> _Sandbox:
-    environment = _Sandbox(
-        finalize=_refuse_none,
-        loader=FileSystemLoader(root),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-        auto_reload=False,
-    )
-    environment.filters.update(FILTERS)
-    return environment
+def _loader(environment: Sandbox) -> LibraryLoader:
+    assert isinstance(environment.loader, LibraryLoader), "every sandbox reads through a library loader"
+    return environment.loader
 
 
-def _parsed(environment: _Sandbox, name: str) -> nodes.Template:
+def _parsed(environment: Sandbox, name: str) -> nodes.Template:
     """The syntax tree of a library file; `OSError` or a Jinja error if it cannot be read or parsed."""
-    assert environment.loader is not None, "every sandbox is built with its library's loader"
-    source, _, _ = environment.loader.get_source(environment, name)
+    source, _, _ = _loader(environment).get_source(environment, name)
     return environment.parse(source, name)
+
+
+def _one_line(error: BaseException) -> str:
+    """An error's message on one line (Jinja2's syntax errors add the place and source on more)."""
+    return " ".join(str(error).split())
+
+
+_RENDERING_ERRORS = (RecursionError, JinjaError, TypeError, ValueError, ArithmeticError, LookupError)
+"""What rendering a template may raise (the sandbox's refusals and bounds are Jinja errors)."""
+
+
+def _rendering_error(where: str, part: str, error: BaseException) -> TemplateError:
+    """courrier's error, with a one-line message, for what rendering `part` of `where` raised."""
+    if isinstance(error, SizeBoundExceeded):
+        return RenderLimitExceeded(where, MAX_LETTER_CHARS)
+    if isinstance(error, RecursionError):
+        return TemplateDefect(
+            where, [f"{part} : récursion trop profonde (une macro ou un fichier qui s'appelle lui-même)"]
+        )
+    if isinstance(error, ZeroDivisionError):
+        return TemplateDefect(where, [f"{part} : division par zéro"])
+    return TemplateDefect(where, [f"{part} : {_one_line(error)}"])
 
 
 @dataclass(frozen=True)
@@ -142,15 +140,15 @@ class Template:
     Build it through `TemplateLibrary`; a `Template` that exists has passed every structure check.
     """
 
-    def __init__(self, directory: Path, environment: _Sandbox) -> None:
+    def __init__(self, directory: Path, environment: Sandbox) -> None:
         self.directory = directory
         self._environment = environment
-        self.manifest = _read_manifest(directory)
+        self.manifest = _read_manifest(directory, _loader(environment))
         self._source_name = f"{directory.name}/{self.manifest.source}"
         files, problems = self._check_structure()
         if problems:
             raise TemplateDefect(self.manifest.id, problems)
-        self.sha256 = _sources_hash(environment, files)
+        self.sha256 = _sources_hash(_loader(environment), files)
         self.facts_model: type[BaseModel] = build_facts_model(self.manifest)
         self._compiled = environment.get_template(self._source_name)
         self._layout = environment.get_template(LAYOUT_FILE)
@@ -175,6 +173,16 @@ class Template:
     @property
     def kind(self) -> str:
         return self.manifest.kind
+
+    @property
+    def library(self) -> Path:
+        """The library folder (the layer) this template comes from."""
+        return self.directory.parent
+
+    @property
+    def shipped(self) -> bool:
+        """Whether this template is one shipped with courrier (not an agency's)."""
+        return self.library.resolve() == shipped_templates_dir().resolve()
 
     @property
     def sections(self) -> tuple[SectionSpec, ...]:
@@ -220,40 +228,43 @@ class Template:
 
     def render(self, request: LetterRequest, facts: BaseModel) -> list[RenderedSection]:
         """Render every section's vetted text, in letter order; sections that render empty are left out."""
-        context = self._compiled.new_context(self.variables(request, facts))
-        for name, block in self._layout.blocks.items():
-            context.blocks.setdefault(name, []).append(block)
-        budget = MAX_LETTER_CHARS
         rendered = []
-        for section, mode in self.section_plan:
-            text = self._render_block(context, section, budget)
-            budget -= len(text)
-            if text:
-                rendered.append(RenderedSection(section, mode, text))
+        part = "mise en page"
+        try:
+            with bounded_rendering():
+                context = self._compiled.new_context(self.variables(request, facts))
+                for name, block in self._layout.blocks.items():
+                    context.blocks.setdefault(name, []).append(block)
+                budget = MAX_LETTER_CHARS
+                for section, mode in self.section_plan:
+                    part = f"section {section}"
+                    text = self._render_block(context, section, budget)
+                    budget -= len(text)
+                    if text:
+                        rendered.append(RenderedSection(section, mode, text))
+        except _RENDERING_ERRORS as error:
+            raise _rendering_error(self.id, part, error) from error
         return rendered
 
     def render_disclosure(self, request: LetterRequest, *, model_name: str, local: bool) -> str:
         """The vetted notice that a model drafted part of this letter (see `DISCLOSURE_FILE`)."""
+        variables = {"sender": request.sender.model_dump(), "model_name": model_name, "local": local}
         try:
-            text = self._disclosure.render(
-                sender=request.sender.model_dump(), model_name=model_name, local=local
-            )
-        except (JinjaError, TypeError, ValueError) as error:
-            raise TemplateDefect(DISCLOSURE_FILE, [str(error)]) from error
+            with bounded_rendering():
+                text = self._disclosure.render(variables)
+        except _RENDERING_ERRORS as error:
+            raise _rendering_error(DISCLOSURE_FILE, "mention d'assistance", error) from error
+        if len(text) > MAX_LETTER_CHARS:
+            raise RenderLimitExceeded(DISCLOSURE_FILE, MAX_LETTER_CHARS)
         return text.strip()
 
     def _render_block(self, context: Context, name: str, budget: int) -> str:
         chunks = []
-        try:
-            for chunk in context.blocks[name][0](context):
-                budget -= len(chunk)
-                if budget < 0:
-                    raise RenderLimitExceeded(self.id, MAX_LETTER_CHARS)
-                chunks.append(chunk)
-        except _SizeBoundExceeded as error:
-            raise RenderLimitExceeded(self.id, MAX_LETTER_CHARS) from error
-        except (JinjaError, TypeError, ValueError) as error:
-            raise TemplateDefect(self.id, [f"section {name} : {error}"]) from error
+        for chunk in context.blocks[name][0](context):
+            budget -= len(chunk)
+            if budget < 0:
+                raise RenderLimitExceeded(self.id, MAX_LETTER_CHARS)
+            chunks.append(chunk)
         return "".join(chunks).strip()
 
     def _check_structure(self) -> tuple[list[str], list[str]]:
@@ -262,7 +273,7 @@ class Template:
         try:
             tree = _parsed(self._environment, self._source_name)
         except (OSError, JinjaError) as error:
-            return [], [f"source {self.manifest.source} illisible : {error}"]
+            return [], [f"source {self.manifest.source} illisible : {_one_line(error)}"]
         body = tree.body
         if not body or not isinstance(body[0], nodes.Extends) or body[0].template.as_const() != LAYOUT_FILE:
             problems.append(f'la source doit commencer par {{% extends "{LAYOUT_FILE}" %}}')
@@ -300,34 +311,74 @@ class Template:
         return files, problems
 
     def _names_used(self, tree: nodes.Template, problems: list[str]) -> tuple[list[str], set[str]]:
-        """Follow includes from the source; return every file involved and the fact names they use."""
-        files = [f"{self.directory.name}/{MANIFEST_FILE}", self._source_name, LAYOUT_FILE, DISCLOSURE_FILE]
-        used = set(meta.find_undeclared_variables(tree))
-        pending = [tree]
+        """Follow extends, includes and imports from the source, the layout and the notice; return
+        every file involved and the fact names used by the source and the files it includes."""
+        trees = {self._source_name: tree}
+        graph: dict[str, list[str]] = {}
+        pending = [self._source_name, LAYOUT_FILE, DISCLOSURE_FILE]
         while pending:
-            for name in meta.find_referenced_templates(pending.pop()):
-                if name is None:
+            name = pending.pop()
+            if name in graph:
+                continue
+            graph[name] = []
+            if name not in trees:
+                try:
+                    trees[name] = _parsed(self._environment, name)
+                except (OSError, JinjaError) as error:
+                    problems.append(f"fichier inclus {name} illisible : {_one_line(error)}")
+                    continue
+            for reference in meta.find_referenced_templates(trees[name]):
+                if reference is None:
                     problems.append("inclusion dynamique interdite : nommer le fichier inclus")
-                elif name not in files:
-                    files.append(name)
-                    try:
-                        included = _parsed(self._environment, name)
-                    except (OSError, JinjaError) as error:
-                        problems.append(f"fichier inclus {name} illisible : {error}")
-                        continue
-                    if name != LAYOUT_FILE:
-                        used |= meta.find_undeclared_variables(included)
-                        pending.append(included)
+                else:
+                    graph[name].append(reference)
+                    pending.append(reference)
+        cycle = _cycle(graph, [self._source_name, LAYOUT_FILE, DISCLOSURE_FILE])
+        if cycle:
+            problems.append(f"inclusion circulaire : {' → '.join(cycle)}")
+        # The layout's and the notice's names are the layout's own (RESERVED_NAMES), not facts.
+        used: set[str] = set()
+        seen, pending = {LAYOUT_FILE, DISCLOSURE_FILE}, [self._source_name]
+        while pending:
+            name = pending.pop()
+            if name in seen or name not in trees:
+                continue
+            seen.add(name)
+            used |= meta.find_undeclared_variables(trees[name])
+            pending += graph[name]
+        files = [f"{self.directory.name}/{MANIFEST_FILE}", *graph]
         return files, used - RESERVED_NAMES - set(self._environment.globals)
 
 
-def _read_manifest(directory: Path) -> Manifest:
-    path = directory / MANIFEST_FILE
+def _cycle(graph: Mapping[str, Sequence[str]], starts: Sequence[str]) -> list[str] | None:
+    """A cycle of files that include one another (each one in it, then the first again), or None.
+
+    Depth-first, with an explicit stack: a chain of a thousand partials must not exhaust Python's.
+    """
+    done: set[str] = set()
+    for start in starts:
+        if start in done:
+            continue
+        path, branches = [start], [iter(graph.get(start, ()))]
+        while branches:
+            following = next(branches[-1], None)
+            if following is None:
+                done.add(path.pop())
+                branches.pop()
+            elif following in path:
+                return [*path[path.index(following) :], following]
+            elif following not in done:
+                path.append(following)
+                branches.append(iter(graph.get(following, ())))
+    return None
+
+
+def _read_manifest(directory: Path, loader: LibraryLoader) -> Manifest:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(loader.read(f"{directory.name}/{MANIFEST_FILE}").decode("utf-8"))
         manifest = Manifest.model_validate(data)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise TemplateDefect(directory.name, [f"{MANIFEST_FILE} illisible : {error}"]) from error
+    except (OSError, JinjaError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise TemplateDefect(directory.name, [f"{MANIFEST_FILE} illisible : {_one_line(error)}"]) from error
     except ValidationError as error:
         raise TemplateDefect(
             directory.name, [f"{MANIFEST_FILE} : {problem}" for problem in problems_from(error)]
@@ -337,37 +388,81 @@ def _read_manifest(directory: Path) -> Manifest:
     return manifest
 
 
-def _sources_hash(environment: _Sandbox, files: list[str]) -> str:
+def _sources_hash(loader: LibraryLoader, files: list[str]) -> str:
     """SHA-256 identifying a template's exact sources.
 
     Contract: the SHA-256 of the lines ``"<path>\\t<sha256 of the file's bytes>\\n"``, one per file
-    (manifest, source, layout, included partials), sorted by path relative to the library root.
-    Changing this changes every template hash recorded in past drafts.
+    (manifest, source, layout, notice, every file they extend, include or import), sorted by path
+    relative to the library root, each file's bytes taken from the layer that serves it. Changing
+    this changes every template hash recorded in past drafts.
     """
-    assert isinstance(environment.loader, FileSystemLoader)
-    root = Path(environment.loader.searchpath[0])
-    lines = "".join(f"{name}\t{sha256_hex((root / name).read_bytes())}\n" for name in sorted(files))
+    lines = "".join(f"{name}\t{sha256_hex(loader.read(name))}\n" for name in sorted(files))
     return sha256_hex(lines.encode("utf-8"))
 
 
 def template_dirs(root: Path) -> list[Path]:
-    return sorted(path for path in root.iterdir() if path.is_dir() and not path.name.startswith(("_", ".")))
+    """The template folders of one library folder (not its shared parts, nor symbolic links)."""
+    return library_folders(root)[0]
+
+
+def library_roots(path: str | Path, base: TemplateLibrary | str | Path | None = None) -> tuple[Path, ...]:
+    """The layers of the library `path` on top of `base` (a library or its folder), the top one first."""
+    below = base.roots if isinstance(base, TemplateLibrary) else () if base is None else (Path(base),)
+    roots: list[Path] = []
+    for root in (Path(path), *below):
+        if root.resolve() not in [known.resolve() for known in roots]:
+            roots.append(root)
+    return tuple(roots)
+
+
+def template_folders(*roots: Path) -> dict[str, Path]:
+    """The template folders of the layers `roots` (the top one first), by id: a folder of a higher
+    layer replaces the folder of the same name below."""
+    folders: dict[str, Path] = {}
+    for root in reversed(roots):
+        folders |= {folder.name: folder for folder in library_folders(root)[0]}
+    return dict(sorted(folders.items()))
+
+
+def library_links(*roots: Path) -> list[Path]:
+    """The symbolic links anywhere in the layers `roots` (hidden folders aside): a library may hold none."""
+    links = []
+    for root in roots:
+        for folder, subfolders, files in os.walk(root):
+            subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+            links += [
+                Path(folder, name) for name in sorted(subfolders + files) if Path(folder, name).is_symlink()
+            ]
+    return links
 
 
 class TemplateLibrary:
-    """A folder of vetted templates sharing one layout. Every template in it passed the structure checks."""
+    """Vetted templates sharing one layout, from one folder or from layers of folders (`roots`, the top
+    one first). Every template in it passed the structure checks."""
 
-    def __init__(self, root: Path, templates: Mapping[str, Template]) -> None:
+    def __init__(self, root: Path, templates: Mapping[str, Template], *, roots: Sequence[Path] = ()) -> None:
         self.root = root
+        self.roots = tuple(roots) or (root,)
         self._templates = dict(templates)
 
     @classmethod
-    def from_path(cls, path: str | Path) -> TemplateLibrary:
-        """Load every template under `path`; raise `TemplateDefect` on the first one that is defective."""
-        root = Path(path)
-        environment = open_library(root)
-        templates = [Template(directory, environment) for directory in template_dirs(root)]
-        return cls(root, {template.id: template for template in templates})
+    def from_path(
+        cls, path: str | Path, *, base: TemplateLibrary | str | Path | None = None
+    ) -> TemplateLibrary:
+        """Load every template under `path`; raise `TemplateDefect` on the first one that is defective.
+
+        Alone, `path` is the whole library. With `base` (a library, such as `TemplateLibrary.default()`,
+        or its folder), `path` is a layer on top of it: its templates are added to those of `base` (one
+        with the id of a template of `base` replaces it), and its shared parts (`_layout/`,
+        `_partials/`) replace those of the same name in `base`, whose others stay available.
+        """
+        roots = library_roots(path, base)
+        links = library_links(*roots)
+        if links:
+            raise TemplateDefect(str(links[0]), [LINK_REFUSED])
+        environment = open_library(*roots)
+        templates = [Template(folder, environment) for folder in template_folders(*roots).values()]
+        return cls(roots[0], {template.id: template for template in templates}, roots=roots)
 
     @classmethod
     def default(cls) -> TemplateLibrary:
@@ -395,19 +490,23 @@ class TemplateLibrary:
         return template_id in self._templates
 
 
-def open_library(root: Path) -> _Sandbox:
-    """The sandbox for a library folder, after checking that its layout defines the letter's blocks."""
-    if not root.is_dir():
-        raise LibraryNotFound(root)
-    environment = _environment(root)
+def open_library(*roots: Path) -> Sandbox:
+    """The sandbox for a library's layers (the top one first), after checking that its layout defines
+    the letter's blocks."""
+    for root in roots:
+        if not root.is_dir():
+            raise LibraryNotFound(root)
+    environment = Sandbox(LibraryLoader(roots), _refuse_none)
     try:
         layout = _parsed(environment, LAYOUT_FILE)
     except (OSError, JinjaError) as error:
-        raise TemplateDefect(LAYOUT_FILE, [f"mise en page illisible : {error}"]) from error
+        raise TemplateDefect(LAYOUT_FILE, [f"mise en page illisible : {_one_line(error)}"]) from error
     try:
         _parsed(environment, DISCLOSURE_FILE)
     except (OSError, JinjaError) as error:
-        raise TemplateDefect(DISCLOSURE_FILE, [f"mention d'assistance illisible : {error}"]) from error
+        raise TemplateDefect(
+            DISCLOSURE_FILE, [f"mention d'assistance illisible : {_one_line(error)}"]
+        ) from error
     names = [block.name for block in _blocks(layout)]
     if names != list(LAYOUT_BLOCKS):
         raise TemplateDefect(
