@@ -204,7 +204,7 @@ RENDER_DEFECTS = [
     pytest.param("{% for i in range(10**9) %}{% endfor %}", "range() donne au plus 100000", id="range"),
     pytest.param(
         "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-        "rendu interrompu après 1000000 étapes",
+        "rendu interrompu après ",  # 1000000 steps, or 3 s on a loaded machine: both bound it
         id="nested-loops",
     ),
     pytest.param(
