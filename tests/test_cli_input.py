@@ -20,7 +20,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 import courrier
-from courrier import Drafter, InvalidRequest, Journal, LetterRequest, TemplateNotFound
+from courrier import Drafter, InvalidRequest, Journal, LetterRequest, TemplateLibrary, TemplateNotFound
 from courrier._cli import main
 from courrier._files import MAX_REQUEST_BYTES, read_file, staged_write
 from courrier._validation import FALLBACK, MESSAGES, FrozenModel, message_for, problems_from
@@ -650,3 +650,12 @@ def test_argparse_mistakes_are_one_french_line(
     assert err.count("\n") == 1, err
     assert err.startswith(f"courrier : erreur : {expected}")
     assert err.rstrip().endswith("--help »)")
+
+
+def test_a_conditional_requirement_is_reported_with_the_other_faults(library: TemplateLibrary) -> None:
+    data = json.loads((ROOT / "examples" / "requests" / "decision-defavorable.json").read_text())
+    data["facts"] |= {"traitement_algorithmique": True, "date_reception": "02/11/2026"}
+    data["facts"].pop("finalite_traitement", None)
+    with pytest.raises(InvalidRequest) as caught:
+        LetterRequest.from_data(data, library=library)
+    assert set(caught.value.paths) == {"facts.date_reception", "facts.finalite_traitement"}

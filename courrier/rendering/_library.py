@@ -199,18 +199,26 @@ class Template:
         try:
             validated = self.facts_model.model_validate(dict(facts))
         except ValidationError as error:
-            raise InvalidRequest(problems_from(error, prefix="facts"), source=source) from error
-        problems = [
-            FieldProblem(
-                f"facts.{spec.name}", f"obligatoire quand {other} vaut {getattr(validated, other)!r}"
-            )
-            for spec in self.manifest.fields
-            for other, values in (spec.required_when or {}).items()
-            if getattr(validated, spec.name) is None and getattr(validated, other) in values
-        ]
+            # The conditional requirements too, over the fields that are valid: every fault at once.
+            problems = problems_from(error, prefix="facts")
+            at_fault = {problem.path for problem in problems}
+            conditional = self._conditional_problems(facts, skip=at_fault)
+            raise InvalidRequest([*problems, *conditional], source=source) from error
+        problems = self._conditional_problems(dict(validated), skip=set())
         if problems:
             raise InvalidRequest(problems, source=source)
         return validated
+
+    def _conditional_problems(self, facts: Mapping[str, Any], *, skip: set[str]) -> list[FieldProblem]:
+        """The optional fields that `required_when` makes required here and that are absent."""
+        return [
+            FieldProblem(f"facts.{spec.name}", f"obligatoire quand {other} vaut {facts[other]!r}")
+            for spec in self.manifest.fields
+            for other, values in (spec.required_when or {}).items()
+            if not {f"facts.{spec.name}", f"facts.{other}"} & skip
+            and facts.get(spec.name) is None
+            and facts.get(other) in values
+        ]
 
     @staticmethod
     def variables(request: LetterRequest, facts: BaseModel) -> dict[str, Any]:
