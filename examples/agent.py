@@ -56,6 +56,7 @@ from courrier import (
     VerificationError,
     verify,
 )
+from courrier.model import LocalEngine
 
 EXAMPLE_REQUEST = Path(__file__).resolve().parent / "requests" / "demande-pieces-manquantes.json"
 MAX_STEPS = 8
@@ -493,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = " (option --no-llm : rédiger sans modèle de langue)" if isinstance(error, ModelError) else ""
         print(f"courrier : {error}{hint}", file=sys.stderr)
         return 2 if isinstance(error, UserError) else 1
-    if isinstance(drafter.llm, LocalChatModel):
+    if isinstance(drafter.llm, LocalEngine):  # Drafter.local()'s engine, or a LocalChatModel
         print(f"Rédaction : modèle local {drafter.llm.fingerprint.file_name}")
     else:
         print("Rédaction : sans modèle de langue (textes validés seulement)")
