@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(VENV)/bin/courrier draft examples/requests/decision-defavorable.json \
 		--journal demo/journal.sqlite3 -o demo/brouillon.json
 	$(VENV)/bin/courrier export demo/brouillon.json
-	$(VENV)/bin/courrier verify demo/brouillon.json
+	$(VENV)/bin/courrier verify demo/brouillon.json --journal demo/journal.sqlite3 --require journal
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
