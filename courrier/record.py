@@ -85,7 +85,7 @@ def edit_refusal(section: str, mode: SectionMode, *, override: bool, reason: str
     """
     if section in FIXED_SECTIONS:
         return FIXED_SECTIONS[section]
-    if mode == "locked" and not (override and reason):
+    if mode == "locked" and not (override and reason and reason.strip()):
         return "texte juridique validé : une modification exige une dérogation explicite et son motif"
     return None
 

@@ -78,6 +78,7 @@ def test_the_signature_and_the_ai_notice_never_change_by_edit(draft: Draft) -> N
         draft.edit("signature", "Le maire,\n\nJean DUPONT", author="A", reason="autre", override=True)
     assert edit_refusal("mention_ia", "locked", override=True, reason="r") == FIXED_SECTIONS["mention_ia"]
     assert edit_refusal("contact", "rephrase", override=False, reason=None) is None
+    assert edit_refusal("voies_recours", "locked", override=True, reason=" \t") is not None  # a forged record
 
 
 def test_an_override_is_recorded_verified_as_such_and_marked_in_every_export(
