@@ -19,16 +19,16 @@ from ._batch import BatchItem, draft_batch, read_batch
 from ._draft import Draft
 from ._files import MAX_DRAFT_BYTES, MAX_REQUEST_BYTES, read_file, read_stream, staged_write
 from ._request import LetterRequest
-from ._verify import Requirement, verify
+from ._verify import Requirement, journal_problem, verify
 from ._version import __version__
 from .drafting import STYLES, Drafter
-from .errors import CourrierError, IntegrityProblem, UnreadableFile, UserError, VerificationError
+from .errors import CourrierError, UnreadableFile, UserError, VerificationError
 from .journal import Journal, default_journal_path
 from .lint import lint
 from .outputs import BINARY_FORMATS, FORMATS, SUFFIXES, Format, document, format_for, to_prov_json
 from .record import Disclosure, ProvenanceRecord, overrides
 from .rendering import TemplateLibrary, library_roots, shipped_templates_dir, template_folders
-from .signing import generate_key_pair, load_private_key, load_public_key, sign_draft
+from .signing import generate_key_pair, load_private_key, load_public_key, sign_draft, signature_problem
 
 if TYPE_CHECKING:
     from .model import LocalEngine
@@ -446,24 +446,33 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _approval_proven(draft: Draft, args: argparse.Namespace) -> bool:
-    """Whether the journal (--journal, else the default one if it exists) or the signature (--key)
+    """Whether the signature (--key) or the journal (--journal, else the default one if it exists)
     proves an approved draft: anyone can write an approval into a record and recompute its hashes."""
     if not draft.approved:
         return True
-    public_key = load_public_key(args.key) if args.key else None
+    reasons: list[str] = []
+    if args.key:
+        reason = signature_problem(draft, load_public_key(args.key))
+        if reason is None:
+            return True
+        reasons.append(f"signature : {reason}")
     path: Path = args.journal or default_journal_path()
-    journal = Journal(path, create=False) if args.journal or path.exists() else None
-    try:
-        if journal is None and public_key is None:
-            raise VerificationError([IntegrityProblem("ni journal ni clé publique pour la prouver")])
-        verify(draft, journal=journal, public_key=public_key)
-    except VerificationError as error:
-        print(f"courrier : approbation non prouvée, le document le signale : {error}", file=sys.stderr)
-        return False
-    finally:
-        if journal is not None:
-            journal.close()
-    return True
+    if args.journal or path.exists():
+        with Journal(path, create=False) as journal:
+            chain = journal.record_chain(draft.id)
+        reason = journal_problem(draft, chain)
+        if reason is None:
+            if draft.version < len(chain):
+                print(
+                    f"courrier : note : le journal a une version plus récente : la version {len(chain)}",
+                    file=sys.stderr,
+                )
+            return True
+        reasons.append(f"journal : {reason}")
+    banner = "" if _output_format(args) in ("text", "md") else " ; le document le signale"
+    why = " ; ".join(reasons) or "ni journal ni clé publique pour la prouver"
+    print(f"courrier : approbation non prouvée ({why}){banner}", file=sys.stderr)
+    return False
 
 
 def _output_format(args: argparse.Namespace) -> Format:

@@ -49,7 +49,7 @@ _M = TypeVar("_M", bound=BaseModel)
 class Paragraph(FrozenModel):
     """One section of a letter, with the way it may be produced and who produced it."""
 
-    section: str
+    section: Text
     mode: SectionMode
     origin: Origin
     text: Text
@@ -75,7 +75,7 @@ class Draft(FrozenModel):
     """A drafted letter: ordered paragraphs, the request, the provenance record and its seal."""
 
     schema_version: Literal[1] = 1
-    id: str
+    id: Text
     request: LetterRequest
     paragraphs: tuple[Paragraph, ...]
     provenance: ProvenanceRecord
@@ -253,6 +253,8 @@ def _integrity_problems(draft: Draft) -> Iterator[IntegrityProblem]:
         yield IntegrityProblem("l'identifiant du brouillon diffère de celui du registre")
     if not draft.paragraphs:
         yield IntegrityProblem("le courrier n'a aucun paragraphe")
+    if record.model is None and any(entry.attempts or entry.origin == "model" for entry in record.paragraphs):
+        yield IntegrityProblem("un texte vient du modèle de langue, mais le registre ne nomme aucun modèle")
     counts = {len(draft.paragraphs), len(record.paragraphs), len(integrity.paragraphs_sha256)}
     if len(counts) != 1:
         yield IntegrityProblem("le nombre de paragraphes diffère entre le texte, le registre et le sceau")

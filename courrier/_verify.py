@@ -30,7 +30,7 @@ from .signing import signature_problem
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-__all__ = ["UNPROVEN", "Proof", "RecordAuthority", "Requirement", "Verification", "verify"]
+__all__ = ["UNPROVEN", "Proof", "RecordAuthority", "Requirement", "Verification", "journal_problem", "verify"]
 
 Proof = Literal["journal", "signature"]
 """What can prove that a record is the one its agency made: its journal, or a signature by its key."""
@@ -110,7 +110,7 @@ def verify(
         problems += _library_problems(draft, library)
     if journal is not None:
         chain = journal.record_chain(draft.id)
-        problem = _journal_problem(draft, chain)
+        problem = journal_problem(draft, chain)
         if problem is not None:
             problems.append(IntegrityProblem(f"journal : {problem}"))
         else:
@@ -147,7 +147,7 @@ def verify(
     )
 
 
-def _journal_problem(draft: Draft, chain: Sequence[str]) -> str | None:
+def journal_problem(draft: Draft, chain: Sequence[str]) -> str | None:
     """Why the journal's chain does not hold this very version of the draft (None if it does)."""
     if draft.version > len(chain):
         where = "absent du journal" if not chain else f"au-delà de la version {len(chain)} du journal"

@@ -129,9 +129,14 @@ class InvalidInput(UserError, ValueError):
         self.source = source
         super().__init__(self.problems, source)
 
+    SHOWN = 10
+    """How many problems the message names; `problems` holds them all."""
+
     def __str__(self) -> str:
         where = f"{self.source} : " if self.source else ""
-        return where + " ; ".join(str(p) for p in self.problems)
+        more = len(self.problems) - self.SHOWN
+        rest = [f"et {more} autre(s)"] if more > 0 else []
+        return where + " ; ".join([*(str(p) for p in self.problems[: self.SHOWN]), *rest])
 
     @property
     def paths(self) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ import re2
 from pydantic import ConfigDict, Field, JsonValue, model_validator
 
 from ._canonical import Canonical, canonical_json, canonical_text, encode, sha256_hex, sha256_of, text_sha256
-from ._validation import FrozenModel
+from ._validation import FrozenModel, Text
 
 __all__ = [
     "DISCLOSURE_SECTION",
@@ -85,7 +85,7 @@ def edit_refusal(section: str, mode: SectionMode, *, override: bool, reason: str
     """
     if section in FIXED_SECTIONS:
         return FIXED_SECTIONS[section]
-    if mode == "locked" and not (override and reason and reason.strip()):
+    if mode == "locked" and not (override and reason and any(char.isalnum() for char in reason)):
         return "texte juridique validé : une modification exige une dérogation explicite et son motif"
     return None
 
@@ -115,6 +115,16 @@ class TemplateRef(FrozenModel):
     sha256: str
 
 
+MAX_MENTION_CHARS = 2_000
+"""The longest text or pattern of a required mention."""
+
+MAX_MENTIONS = 50
+"""The most required mentions a template (and so a record) may have: each pattern costs a compilation."""
+
+RE2_MAX_MEM = 1 << 20
+"""RE2's memory budget for one mention's program: a pattern past it is refused in milliseconds."""
+
+
 class MentionSpec(FrozenModel):
     r"""A mention the final letter must contain: a literal text or a regular expression.
 
@@ -125,9 +135,9 @@ class MentionSpec(FrozenModel):
     The record keeps the pattern as written: the engine is not part of the hash.
     """
 
-    label: str = Field(min_length=1)
-    text: str | None = Field(default=None, min_length=1)
-    pattern: str | None = Field(default=None, min_length=1)
+    label: Text = Field(min_length=1, max_length=500)
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_MENTION_CHARS)
+    pattern: str | None = Field(default=None, min_length=1, max_length=MAX_MENTION_CHARS)
 
     _UNICODE_CLASSES: ClassVar[dict[str, tuple[str, str | None]]] = {
         "w": (r"[\p{L}\p{N}_]", r"\p{L}\p{N}_"),
@@ -164,6 +174,14 @@ class MentionSpec(FrozenModel):
             MentionSpec._compiled(self.pattern, literal=False)
         return self
 
+    @staticmethod
+    def _compiled(expression: str, *, literal: bool) -> re2._Regexp[str]:
+        """RE2's program for a pattern (or a literal text); `ValueError` in French if RE2 refuses it."""
+        program = MentionSpec._program(expression, literal=literal)
+        if isinstance(program, str):
+            raise ValueError(program)
+        return program
+
     def regex(self) -> re2._Regexp[str]:
         """The compiled search pattern, over text whose whitespace runs are collapsed to one space."""
         if self.pattern is not None:
@@ -173,18 +191,22 @@ class MentionSpec(FrozenModel):
 
     @staticmethod
     @functools.cache
-    def _compiled(expression: str, *, literal: bool) -> re2._Regexp[str]:
-        """RE2's program for a pattern (or a literal text); `ValueError` in French if RE2 refuses it."""
+    def _program(expression: str, *, literal: bool) -> re2._Regexp[str] | str:
+        """RE2's program for a pattern or a literal text, or why RE2 refuses it: a refusal is cached too,
+        so that a record repeating one costly pattern costs one compilation."""
         options = re2.Options()
         options.log_errors = False  # RE2 would print its own message on stderr
-        source = re2.escape(expression) if literal else MentionSpec._unicode(expression)
+        options.max_mem = RE2_MAX_MEM
         try:
+            source = re2.escape(expression) if literal else MentionSpec._unicode(expression)
             return re2.compile(source, options)
+        except ValueError as error:
+            return str(error)
         except re2.error as error:
             detail = error.args[0].decode("utf-8", "replace") if error.args else ""
             code, _, fragment = detail.partition(": ")
             reason = MentionSpec._RE2_ERRORS.get(code, "syntaxe inconnue de RE2")
-            raise ValueError(f"expression régulière refusée, {reason} : {fragment or expression}") from None
+            return f"expression régulière refusée, {reason} : {fragment or expression}"
 
     @staticmethod
     def _unicode(pattern: str) -> str:
@@ -302,7 +324,7 @@ class AttemptRecord(FrozenModel):
 class ParagraphRecord(FrozenModel):
     """The provenance of one paragraph. `vetted_sha256` is the hash of the template's rendering."""
 
-    section: str
+    section: Text
     mode: SectionMode
     origin: Origin
     vetted_sha256: str
@@ -330,9 +352,9 @@ class EditRecord(FrozenModel):
     """A human edit of one paragraph."""
 
     version: int
-    section: str
-    author: str
-    reason: str | None
+    section: Text
+    author: Text
+    reason: Text | None
     at: dt.datetime
     before_sha256: str
     after_sha256: str
@@ -349,8 +371,8 @@ class ApprovalRecord(FrozenModel):
     )
 
     version: int
-    by: str
-    role: str = Field(alias="qualite")
+    by: Text
+    role: Text = Field(alias="qualite")
     at: dt.datetime
 
 
@@ -358,7 +380,7 @@ class ProvenanceRecord(FrozenModel):
     """Everything that produced one version of a draft. Facts appear only as hashes."""
 
     schema_version: Literal[1] = 1
-    draft_id: str
+    draft_id: Text
     version: int = Field(ge=1)
     change: Change
     previous_sha256: str | None
@@ -367,13 +389,13 @@ class ProvenanceRecord(FrozenModel):
     template: TemplateRef
     request_sha256: str
     facts_sha256: str
-    organisation: str
-    signatory: str
+    organisation: Text
+    signatory: Text
     model: ModelRecord | None
     style: str | None
     max_retries: int = Field(ge=0, le=100)
     disclosure: Disclosure
-    required_mentions: tuple[MentionSpec, ...]
+    required_mentions: tuple[MentionSpec, ...] = Field(max_length=MAX_MENTIONS)
     missing_mentions: tuple[str, ...]
     paragraphs: tuple[ParagraphRecord, ...]
     edits: tuple[EditRecord, ...] = ()

@@ -17,6 +17,8 @@ import pytest
 from courrier import (
     Draft,
     Drafter,
+    InvalidDraft,
+    InvalidInput,
     Journal,
     LetterRequest,
     LockedSection,
@@ -372,3 +374,80 @@ def test_history_lists_overrides(draft: Draft, tmp_path: Path) -> None:
     first, second = result.stdout.splitlines()
     assert "dérogation" not in first
     assert second.endswith("dérogation au texte validé : voies_recours")
+
+
+def _resealed(draft: Draft, data: dict[str, object]) -> Draft:
+    forged = Draft.model_validate(data)
+    return forged.model_copy(update={"integrity": seal(forged.provenance)})
+
+
+def test_a_signed_approval_exports_as_approved_whatever_the_default_journal(
+    draft: Draft, tmp_path: Path
+) -> None:
+    from courrier.signing import generate_key_pair, load_private_key, sign_draft
+
+    generate_key_pair(tmp_path / "k.pem", tmp_path / "k.pub")
+    signed = sign_draft(draft.approve(by=APPROVER[0], role=APPROVER[1]), load_private_key(tmp_path / "k.pem"))
+    (tmp_path / "signe.json").write_text(signed.to_json(), encoding="utf-8")
+    with Journal(tmp_path / "autre.sqlite3"):
+        pass  # a default journal exists, and lacks this draft
+    env = {**os.environ, "COURRIER_JOURNAL": str(tmp_path / "autre.sqlite3")}
+    result = _courrier(
+        "export", tmp_path / "signe.json", "--format", "html", "--key", tmp_path / "k.pub", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "BROUILLON" not in result.stdout
+
+
+def test_labels_and_reasons_cannot_hide_the_banner_or_break_a_comment(draft: Draft) -> None:
+    data = json.loads(draft.to_json())
+    hiding = '</p><style>.brouillon{display:none}</style><p class="brouillon">'
+    data["provenance"]["required_mentions"].append({"label": hiding, "text": "jamais dans la lettre"})
+    data["provenance"]["missing_mentions"] = [hiding]
+    page = export_document(_resealed(draft, data), "html").decode()
+    assert "<style>.brouillon" not in page
+    assert "&lt;style&gt;" in page
+    text = _text(draft, "voies_recours") + SIX_MONTHS
+    edited = draft.edit(
+        "voies_recours", text, author="A", reason="--><script>alert(1)</script><!--", override=True
+    )
+    markdown = export_document(edited, "md").decode()
+    assert markdown.count("-->") == markdown.count("<!--")  # every comment closes where it should
+
+
+def test_model_text_needs_a_model_in_the_record(draft: Draft) -> None:
+    from courrier.testing import ScriptedChatModel
+
+    helped = Drafter(library=shipped_library(), llm=ScriptedChatModel(responses=["Texte."] * 10)).draft(
+        draft.request
+    )
+    data = json.loads(helped.to_json())
+    data["provenance"]["model"] = None
+    with pytest.raises(VerificationError, match="aucun modèle"):
+        verify(_resealed(helped, data))
+
+
+@pytest.mark.parametrize(("field", "value"), [("id", "abc\x1b[8m"), ("reason", "\u200b"), ("reason", " \t ")])
+def test_invisible_ids_and_reasons_are_refused(draft: Draft, field: str, value: str) -> None:
+    if field == "id":
+        data = json.loads(draft.to_json())
+        data["id"] = data["provenance"]["draft_id"] = value
+        with pytest.raises(InvalidDraft):
+            Draft.from_json(json.dumps(data))
+        return
+    with pytest.raises((LockedSection, InvalidInput)):
+        draft.edit(
+            "voies_recours",
+            _text(draft, "voies_recours") + SIX_MONTHS,
+            author="A",
+            reason=value,
+            override=True,
+        )
+
+
+def test_a_record_full_of_costly_patterns_is_refused_quickly(draft: Draft) -> None:
+    data = json.loads(draft.to_json())
+    data["provenance"]["required_mentions"] = [{"label": "x", "pattern": "\\w{990}z"}] * 300
+    with pytest.raises(InvalidDraft) as caught:
+        Draft.from_json(json.dumps(data))
+    assert len(str(caught.value)) < 2_000  # the message names a few problems, not hundreds

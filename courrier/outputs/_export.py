@@ -73,6 +73,8 @@ UNPROVEN_BANNER = "BROUILLON — approbation non prouvée (ni journal ni signatu
 
 _OBJECT_SECTION = "objet"
 
+_DOUBLE_HYPHEN = re.compile(r"-(?=-)")
+
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
 
 
@@ -136,13 +138,18 @@ def _markdown(view: _Export) -> str:
     """Markdown: one paragraph per section, line breaks kept as hard breaks, text escaped; the
     metadata in a leading HTML comment, and the reviewer's note after each paragraph that has one."""
     metadata = _metadata(view)
-    header = "<!--\n" + "".join(f"{name}: {value}\n" for name, value in metadata.items()) + "-->"
+    header = "<!--\n" + "".join(f"{name}: {_comment(value)}\n" for name, value in metadata.items()) + "-->"
     paragraphs = [
         "\\\n".join(_markdown_line(line) for line in p.text.splitlines())
-        + ("" if (note := view.note(p)) is None else f"\n<!-- {note} -->")
+        + ("" if (note := view.note(p)) is None else f"\n<!-- {_comment(note)} -->")
         for p in view.draft.paragraphs
     ]
     return "\n\n".join([header, *paragraphs]) + "\n"
+
+
+def _comment(text: str) -> str:
+    """Text that cannot close the HTML comment it is written in (a reason or label is anyone's text)."""
+    return _DOUBLE_HYPHEN.sub("- ", text)
 
 
 def _title(draft: Draft) -> str:
@@ -213,7 +220,7 @@ def _html(view: _Export) -> str:
         *(f'<meta name="{name}" content="{escape(value)}">' for name, value in _metadata(view).items()),
         f"<style>{_CSS}</style>",
     ]
-    body = [] if view.banner is None else [f'<p class="brouillon">{view.banner}</p>']
+    body = [] if view.banner is None else [f'<p class="brouillon">{escape(view.banner, quote=False)}</p>']
     body.extend(_html_paragraph(paragraph, view.note(paragraph)) for paragraph in view.draft.paragraphs)
     return "\n".join(
         [

@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_core import to_jsonable_python
 
 from .._validation import FrozenModel, Line, LongText
-from ..record import DISCLOSURE_SECTION, SIGNATURE_SECTION, MentionSpec, SectionMode
+from ..record import DISCLOSURE_SECTION, MAX_MENTIONS, SIGNATURE_SECTION, MentionSpec, SectionMode
 
 __all__ = [
     "BODY_SLOT",
@@ -165,7 +165,7 @@ class Manifest(FrozenModel):
     review: Review
     fields: tuple[FieldSpec, ...] = ()
     sections: tuple[SectionSpec, ...] = Field(min_length=1)
-    required_mentions: tuple[MentionSpec, ...] = ()
+    required_mentions: tuple[MentionSpec, ...] = Field(default=(), max_length=MAX_MENTIONS)
     example: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
