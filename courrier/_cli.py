@@ -458,7 +458,7 @@ def _approval_proven(draft: Draft, args: argparse.Namespace) -> bool:
         reasons.append(f"signature : {reason}")
     path: Path = args.journal or default_journal_path()
     if args.journal or path.exists():
-        with Journal(path, create=False) as journal:
+        with Journal(path, read_only=True) as journal:
             chain = journal.record_chain(draft.id)
         reason = journal_problem(draft, chain)
         if reason is None:
@@ -573,7 +573,7 @@ def _verify(args: argparse.Namespace) -> int:
     journal_path: Path | None = args.journal
     if journal_path is None and (args.require == "journal" or (args.require == "any" and public_key is None)):
         journal_path = default_journal_path()
-    journal = Journal(journal_path, create=False) if journal_path else None
+    journal = Journal(journal_path, read_only=True) if journal_path else None
     try:
         result = verify(
             draft, library=_library(args), public_key=public_key, journal=journal, require=args.require
@@ -633,7 +633,7 @@ def _prov(args: argparse.Namespace) -> int:
 
 def _history(args: argparse.Namespace) -> int:
     path = args.journal or default_journal_path()
-    with Journal(path, create=False) as journal:  # a command that reads creates nothing
+    with Journal(path, read_only=True) as journal:  # a command that reads creates nothing
         events = journal.history(args.draft_id)
         if not events:
             raise UserError(f"aucun événement pour le brouillon {args.draft_id} dans le journal {path}")

@@ -99,19 +99,22 @@ class Journal:
     Every SQLite failure is raised as `JournalError`.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         """Open the journal at `path`, creating the file, its parent folders and its tables if absent.
 
-        With `create=False` (a command that only reads), nothing is created: a missing file raises
-        `InvalidJournal`. So does a folder, a file that is not SQLite, or another program's database.
+        With `read_only=True` (a command that only reads, an auditor without write access), nothing is
+        created or written: a missing file raises `InvalidJournal`, as does a folder, a file that is
+        not SQLite, or another program's database; `record` fails.
         """
         self.path = Path(path)
         self._connection: sqlite3.Connection | None = None
         if self.path.is_dir():
             raise self._invalid("c'est un dossier, pas un fichier de journal")
-        if not create and not self.path.exists():
-            raise self._invalid("journal introuvable")
-        if create:
+        if read_only and not self.path.is_file():
+            raise self._invalid(
+                "journal introuvable" if not self.path.exists() else "ce n'est pas un fichier"
+            )
+        if not read_only:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
@@ -119,19 +122,29 @@ class Journal:
                     f"impossible de créer le dossier {self.path.parent} : {reason_of(error)}"
                 ) from error
         with self._sqlite_errors():
-            connection = sqlite3.connect(
-                # Read-write, never created, unless asked: a URI with mode=rw.
-                self.path if create else f"{self.path.absolute().as_uri()}?mode=rw",
-                timeout=BUSY_TIMEOUT_S,
-                isolation_level=None,
-                uri=not create,
-            )
+            connection = self._connect(read_only)
             try:
-                self._prepare(connection, create=create)
+                self._prepare(connection, read_only=read_only)
             except BaseException:
                 connection.close()
                 raise
         self._connection = connection
+
+    def _connect(self, read_only: bool) -> sqlite3.Connection:
+        if not read_only:
+            return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        connection = sqlite3.connect(uri, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=True)
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as error:
+            if _error_name(error) != "SQLITE_CANTOPEN":
+                raise
+            # A journal in WAL mode on read-only media: SQLite cannot make its shared-memory file
+            # there, and nothing can write to the media either, so read it as immutable.
+            connection.close()
+            connection = sqlite3.connect(f"{uri}&immutable=1", isolation_level=None, uri=True)
+        return connection
 
     def __enter__(self) -> Journal:
         return self
@@ -287,16 +300,18 @@ class Journal:
         except ValidationError as error:
             raise self._error(f"événement {values['seq']} illisible") from error
 
-    def _prepare(self, connection: sqlite3.Connection, *, create: bool) -> None:
-        """Check that the file is a courrier journal (creating the schema in an empty one, if asked to
-        create), enable WAL."""
+    def _prepare(self, connection: sqlite3.Connection, *, read_only: bool) -> None:
+        """Check that the file is a courrier journal; unless read only, create the schema in an empty
+        one and enable WAL."""
         if self._is_empty(connection):
-            if not create:
+            if read_only:
                 raise self._invalid("journal vide : ce fichier n'est pas un journal courrier")
             with _immediate(connection):
                 if self._is_empty(connection):
                     for statement in _SCHEMA:
                         connection.execute(statement)
+        if read_only:
+            return
         mode = _enable_wal(connection)
         if mode != "wal":
             raise self._error(f"impossible de passer le journal en mode WAL (mode obtenu : {mode})")
@@ -353,6 +368,10 @@ def _reason(error: sqlite3.Error) -> str:
         return f"journal occupé par une autre connexion depuis plus de {BUSY_TIMEOUT_S:g} s"
     if name is not None and name.startswith("SQLITE_CORRUPT"):
         return f"journal endommagé : {error}"
+    if name is not None and name.startswith("SQLITE_READONLY"):
+        return "journal en lecture seule : aucune inscription possible"
+    if name is not None and name.startswith("SQLITE_CANTOPEN"):
+        return "impossible d'ouvrir le journal (droits, support ou dossier)"
     return f"erreur SQLite : {error}"
 
 

@@ -24,7 +24,7 @@ from courrier import Drafter, InvalidRequest, Journal, LetterRequest, TemplateLi
 from courrier._cli import main
 from courrier._files import MAX_REQUEST_BYTES, read_file, staged_write
 from courrier._validation import FALLBACK, MESSAGES, FrozenModel, message_for, problems_from
-from courrier.errors import InvalidJournal, OutputError, UnreadableFile
+from courrier.errors import InvalidJournal, JournalError, OutputError, UnreadableFile
 
 from .conftest import ROOT, shipped_library
 
@@ -332,19 +332,22 @@ def test_a_command_that_reads_creates_no_journal(tmp_path: Path) -> None:
 def test_a_journal_opened_without_creating(tmp_path: Path, draft_json: bytes) -> None:
     path = tmp_path / "journal.sqlite3"
     with pytest.raises(InvalidJournal, match="journal introuvable"):
-        Journal(path, create=False)
+        Journal(path, read_only=True)
     path.touch()
     with pytest.raises(InvalidJournal, match="journal vide"):
-        Journal(path, create=False)
+        Journal(path, read_only=True)
     assert path.read_bytes() == b""
     path.unlink()
     draft = courrier.Draft.from_json(draft_json)
     with Journal(path) as journal:
         journal.record(draft)
-    with Journal(path, create=False) as journal:
+    before = path.read_bytes()
+    with Journal(path, read_only=True) as journal:
         assert [event.draft_id for event in journal.history(draft.id)] == [draft.id]
-        journal.record(draft.edit("contact", "Nos services restent à votre disposition.", author="A"))
-        assert journal.verify(draft.id) == 2
+        assert journal.verify(draft.id) == 1
+        with pytest.raises(JournalError, match="readonly|lecture seule"):
+            journal.record(draft.edit("contact", "Nos services restent à votre disposition.", author="A"))
+    assert path.read_bytes() == before
 
 
 # --- 8. French messages ----------------------------------------------------------------------------------
