@@ -4,6 +4,7 @@ time, and layer on the shipped library."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -493,3 +494,46 @@ def test_the_command_layers_an_agency_library(tmp_path: Path, library: TemplateL
     checked = _courrier("lint", str(root))
     assert checked.returncode == 0, checked.stderr
     assert f"{len(library) + 1} modèle(s) vérifié(s) dans {root}" in checked.stdout
+
+
+# Sources too deep to parse or walk, files that are not files, errors of filters
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        pytest.param("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}", id="parentheses"),
+        pytest.param("{% if 1 %}" * 2000 + "{% endif %}" * 2000, id="nested-ifs"),
+        pytest.param("{{ " + " + ".join(["1"] * 20000) + " }}", id="long-sum"),
+    ],
+)
+def test_a_source_too_deep_is_a_one_line_defect(tmp_path: Path, snippet: str) -> None:
+    with pytest.raises(TemplateDefect) as caught:
+        TemplateLibrary.from_path(_with_source(_full_copy(tmp_path), snippet))
+    assert "imbriquée" in _one_line(caught.value) or "imbrication" in _one_line(caught.value)
+
+
+def test_a_manifest_too_deep_is_a_one_line_defect(tmp_path: Path) -> None:
+    root = _full_copy(tmp_path)
+    manifest = root / TEMPLATE / "template.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + "\nx = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(TemplateDefect) as caught:
+        TemplateLibrary.from_path(root)
+    assert "imbrication trop profonde" in _one_line(caught.value)
+
+
+def test_a_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
+    root = _full_copy(tmp_path)
+    (root / "_partials" / "service_charge.j2").unlink()
+    os.mkfifo(root / "_partials" / "service_charge.j2")
+    with pytest.raises(TemplateDefect) as caught:
+        TemplateLibrary.from_path(root)
+    assert "pas un fichier ordinaire" in _one_line(caught.value)
+
+
+@pytest.mark.parametrize("snippet", ["{{ 'abc'|dictsort }}", "{{ cycler().next() }}"])
+def test_a_filter_that_fails_is_a_one_line_defect(tmp_path: Path, snippet: str) -> None:
+    library = TemplateLibrary.from_path(_with_source(_full_copy(tmp_path), snippet))
+    with pytest.raises(TemplateDefect) as caught:
+        Drafter(library=library).draft(_sample())
+    assert _one_line(caught.value).startswith(f"modèle '{TEMPLATE}' : section reception : ")

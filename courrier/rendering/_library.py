@@ -89,7 +89,10 @@ def _loader(environment: Sandbox) -> LibraryLoader:
 def _parsed(environment: Sandbox, name: str) -> nodes.Template:
     """The syntax tree of a library file; `OSError` or a Jinja error if it cannot be read or parsed."""
     source, _, _ = _loader(environment).get_source(environment, name)
-    return environment.parse(source, name)
+    try:
+        return environment.parse(source, name)
+    except (RecursionError, MemoryError) as error:  # thousands of nested parentheses or tags
+        raise JinjaError(f"imbrication trop profonde dans {name}") from error
 
 
 def _one_line(error: BaseException) -> str:
@@ -97,7 +100,16 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
-_RENDERING_ERRORS = (RecursionError, JinjaError, TypeError, ValueError, ArithmeticError, LookupError)
+_RENDERING_ERRORS = (
+    RecursionError,
+    JinjaError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+    AttributeError,
+    RuntimeError,
+)
 """What rendering a template may raise (the sandbox's refusals and bounds are Jinja errors)."""
 
 
@@ -145,12 +157,16 @@ class Template:
         self._environment = environment
         self.manifest = _read_manifest(directory, _loader(environment))
         self._source_name = f"{directory.name}/{self.manifest.source}"
-        files, problems = self._check_structure()
+        try:
+            files, problems = self._check_structure()
+            if not problems:
+                self._compiled = environment.get_template(self._source_name)
+        except RecursionError as error:  # a tree that parses, but too deep to walk or compile
+            raise TemplateDefect(self.manifest.id, ["source trop profondément imbriquée"]) from error
         if problems:
             raise TemplateDefect(self.manifest.id, problems)
         self.sha256 = _sources_hash(_loader(environment), files)
         self.facts_model: type[BaseModel] = build_facts_model(self.manifest)
-        self._compiled = environment.get_template(self._source_name)
         self._layout = environment.get_template(LAYOUT_FILE)
         self._disclosure = environment.get_template(DISCLOSURE_FILE)
         body = [(s.id, s.mode) for s in self.manifest.sections]
@@ -387,6 +403,10 @@ def _read_manifest(directory: Path, loader: LibraryLoader) -> Manifest:
         manifest = Manifest.model_validate(data)
     except (OSError, JinjaError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise TemplateDefect(directory.name, [f"{MANIFEST_FILE} illisible : {_one_line(error)}"]) from error
+    except RecursionError as error:
+        raise TemplateDefect(
+            directory.name, [f"{MANIFEST_FILE} illisible : imbrication trop profonde"]
+        ) from error
     except ValidationError as error:
         raise TemplateDefect(
             directory.name, [f"{MANIFEST_FILE} : {problem}" for problem in problems_from(error)]

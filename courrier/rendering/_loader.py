@@ -85,8 +85,10 @@ class LibraryLoader(BaseLoader):
 
     def _read(self, name: str) -> tuple[Path, bytes]:
         path = self.path(name)
-        # O_NOFOLLOW: the file cannot have become a link since `path` looked at it.
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        if not stat.S_ISREG(path.lstat().st_mode):  # before opening: opening a FIFO would wait forever
+            raise RefusedFile(f"pas un fichier ordinaire : {path}")
+        # O_NOFOLLOW: the file cannot have become a link since; O_NONBLOCK: nor a FIFO that blocks.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(descriptor, "rb") as file:
             status = os.fstat(file.fileno())
             if not stat.S_ISREG(status.st_mode):
