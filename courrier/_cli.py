@@ -379,6 +379,12 @@ def _show(args: argparse.Namespace) -> int:
         f"{manifest.id} {manifest.version} — {manifest.title}",
         f"Nature : {manifest.kind}{' (décision)' if manifest.decision else ''}",
         f"Relecture : {manifest.review.status}, par {manifest.review.by}, le {manifest.review.on}",
+        "Textes : "
+        + (
+            "tous fournis avec courrier"
+            if template.shipped
+            else "en partie propres à l'organisme : la relecture ci-dessus ne les couvre pas"
+        ),
         f"Empreinte SHA-256 : {template.sha256}",
         "Fondement juridique :",
         *(f"  - {basis}" for basis in manifest.legal_basis),

@@ -450,6 +450,9 @@ def test_an_agency_partial_overrides_the_shipped_one(tmp_path: Path, library: Te
     assert layered.get(TEMPLATE).sha256 != library.get(TEMPLATE).sha256
     unaffected = "decision-defavorable"  # includes no service_charge.j2
     assert layered.get(unaffected).sha256 == library.get(unaffected).sha256
+    # A shipped template whose vetted text an agency partial changes is no longer courrier's.
+    assert not layered.get(TEMPLATE).shipped
+    assert layered.get(unaffected).shipped
 
 
 def test_an_agency_template_replaces_a_shipped_id(tmp_path: Path, library: TemplateLibrary) -> None:
@@ -537,3 +540,16 @@ def test_a_filter_that_fails_is_a_one_line_defect(tmp_path: Path, snippet: str) 
     with pytest.raises(TemplateDefect) as caught:
         Drafter(library=library).draft(_sample())
     assert _one_line(caught.value).startswith(f"modèle '{TEMPLATE}' : section reception : ")
+
+
+def test_show_says_when_an_agency_file_changes_a_shipped_template(tmp_path: Path) -> None:
+    root = tmp_path / "agence"
+    (root / "_partials").mkdir(parents=True)
+    partial = (SHIPPED / "_partials" / "voies_recours.j2").read_text(encoding="utf-8")
+    (root / "_partials" / "voies_recours.j2").write_text(
+        partial.replace("deux mois", "six mois"), encoding="utf-8"
+    )
+    changed = _courrier("--templates", str(root), "show", "decision-defavorable")
+    assert "Textes : en partie propres à l'organisme" in changed.stdout
+    untouched = _courrier("--templates", str(root), "show", TEMPLATE)
+    assert "Textes : tous fournis avec courrier" in untouched.stdout

@@ -166,6 +166,10 @@ class Template:
         if problems:
             raise TemplateDefect(self.manifest.id, problems)
         self.sha256 = _sources_hash(_loader(environment), files)
+        shipped = shipped_templates_dir().resolve()
+        self._layers = frozenset(
+            _loader(environment).path(name).resolve().is_relative_to(shipped) for name in files
+        )
         self.facts_model: type[BaseModel] = build_facts_model(self.manifest)
         self._layout = environment.get_template(LAYOUT_FILE)
         self._disclosure = environment.get_template(DISCLOSURE_FILE)
@@ -197,8 +201,10 @@ class Template:
 
     @property
     def shipped(self) -> bool:
-        """Whether this template is one shipped with courrier (not an agency's)."""
-        return self.library.resolve() == shipped_templates_dir().resolve()
+        """Whether this template is wholly courrier's: every file it uses (its own, the layout, the
+        partials it includes) comes from the shipped library, none from an agency's layer. A shipped
+        template that an agency's `_partials/` file changes is not: its vetted text is the agency's."""
+        return self._layers == {True}
 
     @property
     def sections(self) -> tuple[SectionSpec, ...]:
