@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ._canonical import canonical_json, sha256_hex
 from ._draft import Draft
-from ._files import MAX_KEY_BYTES, read_file
+from ._files import MAX_KEY_BYTES, read_file, reason_of
 from .errors import MissingDependency, OutputError, UserError
 from .record import Signature
 
@@ -179,6 +179,6 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
     except FileExistsError as error:
         raise UserError(f"{path} existe déjà : il ne sera pas écrasé") from error
     except OSError as error:
-        raise OutputError(path, error.strerror or str(error)) from error
+        raise OutputError(path, reason_of(error)) from error
     with os.fdopen(descriptor, "wb") as stream:
         stream.write(data)
