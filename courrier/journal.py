@@ -110,10 +110,10 @@ class Journal:
         self._connection: sqlite3.Connection | None = None
         if self.path.is_dir():
             raise self._invalid("c'est un dossier, pas un fichier de journal")
-        if read_only and not self.path.is_file():
-            raise self._invalid(
-                "journal introuvable" if not self.path.exists() else "ce n'est pas un fichier"
-            )
+        if self.path.exists() and not self.path.is_file():  # a FIFO, a device: SQLite would fail or wait
+            raise self._invalid("ce n'est pas un fichier ordinaire")
+        if read_only and not self.path.exists():
+            raise self._invalid("journal introuvable")
         if not read_only:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

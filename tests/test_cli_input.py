@@ -662,3 +662,12 @@ def test_a_conditional_requirement_is_reported_with_the_other_faults(library: Te
     with pytest.raises(InvalidRequest) as caught:
         LetterRequest.from_data(data, library=library)
     assert set(caught.value.paths) == {"facts.date_reception", "facts.finalite_traitement"}
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_fifo_or_a_device_is_no_journal(tmp_path: Path, read_only: bool) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(InvalidJournal, match="pas un fichier ordinaire"):
+            Journal(path, read_only=read_only)
