@@ -21,9 +21,7 @@ from .rendering import (
     RenderedSection,
     SectionSpec,
     TemplateLibrary,
-    disclosure_index,
-    disclosure_notice,
-    wants_disclosure,
+    ai_notice,
 )
 from .signing import signature_problem
 
@@ -178,9 +176,10 @@ def _library_problems(draft: Draft, library: TemplateLibrary) -> list[IntegrityP
         ]
     facts = template.validate_facts(draft.request.facts)
     expected = template.render(draft.request, facts)
-    if record.model is not None and wants_disclosure(record.disclosure, template, record.paragraphs):
-        notice = disclosure_notice(template, draft.request, record.model)
-        expected.insert(disclosure_index([section.section for section in expected]), notice)
+    sections = [section.section for section in expected]
+    notice = ai_notice(record.disclosure, template, draft.request, record.model, record.paragraphs, sections)
+    if notice is not None:
+        expected.insert(*notice)
     problems = []
     if record.required_mentions != template.manifest.required_mentions:
         problems.append(

@@ -31,9 +31,7 @@ from ..rendering import (
     RenderedSection,
     SectionSpec,
     TemplateLibrary,
-    disclosure_index,
-    disclosure_notice,
-    wants_disclosure,
+    ai_notice,
 )
 from ._letter import LetterData, model_mode
 from ._prompts import PromptTemplate, RenderedPrompt, Style, prompt_for
@@ -137,9 +135,12 @@ class Drafter:
             paragraphs.append(paragraph)
             entries.append(entry)
         model = self.port.record if self.port is not None else None
-        if model is not None and wants_disclosure(self.disclosure, template, entries):
-            paragraph, entry = _vetted(disclosure_notice(template, request, model))
-            at = disclosure_index([p.section for p in paragraphs])
+        notice = ai_notice(
+            self.disclosure, template, request, model, entries, [p.section for p in paragraphs]
+        )
+        if notice is not None:
+            at, section = notice
+            paragraph, entry = _vetted(section)
             paragraphs.insert(at, paragraph)
             entries.insert(at, entry)
         draft_id = uuid.uuid4().hex

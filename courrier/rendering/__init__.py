@@ -7,7 +7,7 @@ the drafter.
 """
 
 from .._exports import publish
-from ._layout import disclosure_index, disclosure_notice, wants_disclosure
+from ._layout import ai_notice
 from ._library import (
     LINK_REFUSED,
     MAX_LETTER_CHARS,
@@ -46,15 +46,13 @@ __all__ = [
     "SectionSpec",
     "Template",
     "TemplateLibrary",
-    "disclosure_index",
-    "disclosure_notice",
+    "ai_notice",
     "library_links",
     "library_roots",
     "open_library",
     "shipped_templates_dir",
     "template_dirs",
     "template_folders",
-    "wants_disclosure",
 ]
 
 publish(__name__, globals(), __all__)
