@@ -116,8 +116,13 @@ def test_template_syntax_in_facts_stays_literal(drafter: Drafter, sample_request
 
 # --- properties ----------------------------------------------------------------------------------
 
+_NONCHARACTERS = [chr(code) for code in range(0xFDD0, 0xFDF0)] + [
+    chr(plane << 16 | low) for plane in range(17) for low in (0xFFFE, 0xFFFF)
+]
 _PRINTABLE = st.characters(
-    blacklist_categories=("Cc", "Cs"),  # control characters are refused at validation
+    # Control characters, surrogates and noncharacters are refused at validation.
+    blacklist_categories=("Cc", "Cs"),
+    blacklist_characters=_NONCHARACTERS,
 )
 _LINE = st.text(_PRINTABLE, min_size=1, max_size=60).filter(lambda s: s.strip() != "")
 
