@@ -26,6 +26,7 @@ __all__ = [
     "ApprovalRecord",
     "AttemptRecord",
     "Change",
+    "Decision",
     "Disclosure",
     "EditRecord",
     "GuardName",
@@ -65,6 +66,10 @@ SectionMode = Literal["locked", "rephrase", "fill"]
 Origin = Literal["template", "model", "human"]
 """Who produced a paragraph's text."""
 
+Decision = Literal["acceptation", "refus", "partielle", "aucune"]
+"""What a letter decides, as its template states it (`decides`): the guards refuse an output that
+states another decision."""
+
 SIGNATURE_SECTION = "signature"
 DISCLOSURE_SECTION = "mention_ia"
 
@@ -98,7 +103,11 @@ GuardName = Literal[
     "invented_items",
     "kept_items",
     "mentions_kept",
+    "supported",
+    "polarity",
     "no_new_commitment",
+    "no_listed_term",
+    "no_repetition",
     "no_citizen_copy",
 ]
 """The guards, as verdicts name them (see `courrier.guards`)."""
@@ -318,6 +327,12 @@ class AttemptRecord(FrozenModel):
     )
     error: str | None = None
     verdicts: tuple[GuardVerdict, ...] = ()
+    word_lists: dict[str, str] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The guards' reviewed word lists the verdicts were given with: file name, then "
+        "version and SHA-256 (`courrier.guards.word_lists`). Absent from records made before them.",
+    )
     accepted: bool
 
 

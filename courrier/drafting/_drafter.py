@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from functools import partial
 from typing import TYPE_CHECKING, Any, get_args
 
 from .._canonical import sha256_of, text_sha256
@@ -14,7 +13,7 @@ from .._draft import Draft, Paragraph, letter_text
 from .._request import LetterRequest
 from .._version import __version__
 from ..errors import UserError
-from ..guards import QUOTE_SLACK, check_output, clean_output, refused_so_far
+from ..guards import QUOTE_SLACK, EarlyCheck, check_output, clean_output, word_lists
 from ..port import CallOptions, ChatPort
 from ..record import (
     AttemptRecord,
@@ -47,6 +46,8 @@ Clock = Callable[[], dt.datetime]
 """What tells the drafter the time: an aware datetime (the letter is dated in local time)."""
 
 _ERROR_CHARS = 500
+_RETRY_REASON_CHARS = 600
+"""How much of the guards' reasons a retry prompt carries: enough to name what to avoid."""
 """How much of a failed call's error message the record keeps."""
 
 
@@ -177,10 +178,10 @@ class Drafter:
         letter: LetterData,
         spec: SectionSpec,
         vetted_text: str,
-        rejected: tuple[tuple[str, str], ...] = (),
+        refusals: tuple[str, ...] = (),
     ) -> RenderedPrompt:
         """The prompt for one model-written section: the letter's data, the section's instructions,
-        bounds and vetted text, and the outputs already refused with the reasons why."""
+        bounds and vetted text, and why the outputs already refused were refused."""
         if spec.instructions is None or spec.min_chars is None or spec.max_chars is None:
             raise UserError(f"la section {spec.id} est verrouillée : le modèle ne l'écrit pas")
         return self.prompt.render(
@@ -192,7 +193,7 @@ class Drafter:
             data=letter.prompt_data,
             citizen=letter.citizen_texts,
             vetted=vetted_text,
-            rejected=rejected,
+            refusals=refusals,
         )
 
     def _write(
@@ -201,9 +202,9 @@ class Drafter:
         """Ask the model for one section; keep the first output every guard accepts, else the vetted text."""
         context = letter.guard_context(spec, section.text)
         attempts: list[AttemptRecord] = []
-        rejected: list[tuple[str, str]] = []
+        refusals: list[str] = []
         for number in range(1, self.max_retries + 2):
-            prompt = self.section_prompt(letter, spec, section.text, tuple(rejected))
+            prompt = self.section_prompt(letter, spec, section.text, tuple(refusals))
             prompt_record = PromptRecord(
                 id=self.prompt.id, version=self.prompt.version, sha256=self.prompt.sha256,
                 rendered_sha256=prompt.sha256,
@@ -213,7 +214,7 @@ class Drafter:
             options = CallOptions(
                 max_tokens=port.token_budget(context.max_chars),
                 max_chars=context.max_chars + QUOTE_SLACK,
-                stop_when=partial(refused_so_far, context),
+                stop_when=EarlyCheck(context),
                 shared_prefix=prompt.shared,
             )
             try:
@@ -243,6 +244,7 @@ class Drafter:
                     output_sha256=text_sha256(reply.text),
                     text_sha256=text_sha256(text),
                     verdicts=verdicts,
+                    word_lists=word_lists(),
                     accepted=accepted,
                 )
             )
@@ -258,7 +260,7 @@ class Drafter:
                         attempts=tuple(attempts),
                     ),
                 )
-            rejected.append((text, _reasons(verdicts)))
+            refusals.append(_reasons(verdicts)[:_RETRY_REASON_CHARS])
         paragraph, entry = _vetted(section)
         last = attempts[-1]
         reason = last.error or _reasons(last.verdicts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, Literal
@@ -15,10 +16,14 @@ from ..rendering import SectionSpec, Template
 
 __all__ = ["LetterData", "model_mode"]
 
+_IDENTIFIER_TYPES = frozenset({"choice", "integer", "boolean"})
+"""Fact types whose values are codes or raw numbers: sources of items, never of words."""
+
 
 class LetterData:
-    """The letter's data for the prompt, the citizen's own texts, and the trusted sources: every value
-    of the request and facts but the citizen's texts, as given and as the letter writes them."""
+    """The letter's data for the prompt, the citizen's own texts, and what the guards trust: the
+    words of what the letter writes (`trusted_sources`), and every value of the request and facts but
+    the citizen's texts, for items (`identifiers`)."""
 
     def __init__(self, template: Template, request: LetterRequest, facts: BaseModel) -> None:
         self.template = template
@@ -45,11 +50,37 @@ class LetterData:
             },
             "faits": trusted_facts,
         }
-        trusted_request = request.model_dump(mode="json")
+        # Addresses and the city of the sender are the layout's: a place there is no place for what a
+        # section says (« place du 8-Mai-1945 » is the mairie's address, not the shop's).
+        trusted_request = request.model_dump(
+            mode="json", exclude={"sender": {"address", "city"}, "recipient": {"address"}}
+        )
         trusted_request["facts"] = {
             name: value for name, value in trusted_request["facts"].items() if name not in citizen_fields
         }
-        self.trusted_sources = tuple(_leaves(self.prompt_data)) + tuple(_leaves(trusted_request))
+        # Words come from what the letter writes: the facts as it writes them (not choice codes nor
+        # raw numbers), the sender and the recipient. Every value vouches for items (a reference, a
+        # phone, an ISO date), but an identifier vouches for no word.
+        written_facts = {
+            name: value for name, value in trusted_facts.items() if types[name] not in _IDENTIFIER_TYPES
+        }
+        # Phones and e-mails are items, not words.
+        people = {key: trusted_request[key] for key in ("sender", "recipient")}
+        people["signatory_name"] = f"{sender.signatory.first_name} {sender.signatory.last_name}"
+        people = copy.deepcopy(people)
+        for holder in (people["sender"], people["sender"].get("case_officer") or {}):
+            for key in ("phone", "email"):
+                holder.pop(key, None)
+        courrier = {
+            key: value for key, value in self.prompt_data["courrier"].items() if "reference" not in key
+        }
+        self.trusted_sources = tuple(
+            dict.fromkeys((*_leaves(courrier), *_leaves(written_facts), *_leaves(people)))
+        )
+        self.identifiers = tuple(
+            dict.fromkeys(value for value in (*_leaves(self.prompt_data), *_leaves(trusted_request)))
+        )
+        self.decides = template.manifest.decision_for(facts)
 
     def guard_context(self, spec: SectionSpec, vetted_text: str) -> GuardContext:
         """What the guards check a model-written section against."""
@@ -63,6 +94,8 @@ class LetterData:
             min_chars=spec.min_chars,
             max_chars=spec.max_chars,
             mentions=self.template.manifest.required_mentions,
+            identifiers=self.identifiers,
+            decides=self.decides,
         )
 
 

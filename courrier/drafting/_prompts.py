@@ -68,9 +68,11 @@ class PromptTemplate:
         data: Any,
         citizen: tuple[str, ...],
         vetted: str,
-        rejected: tuple[tuple[str, str], ...] = (),
+        refusals: tuple[str, ...] = (),
     ) -> RenderedPrompt:
-        """The messages for one section; `rejected` holds the earlier (output, reasons) of this section."""
+        """The messages for one section; `refusals` holds why the earlier outputs of this section were
+        refused. A retry carries those reasons only, never the refused output: the model is told what
+        to avoid, and the prompt does not grow by a whole section per attempt."""
         blocks = [self.parts["data"].format(data=_as_data(data))]
         if citizen:
             blocks.append(self.parts["citizen"].format(citizen=_as_data(list(citizen))))
@@ -83,11 +85,8 @@ class PromptTemplate:
         )
         shared = "".join(f"{block}\n\n" for block in blocks)
         messages = [PromptMessage("system", self.parts["system"]), PromptMessage("human", shared + task)]
-        for output, reasons in rejected:
-            messages += [
-                PromptMessage("ai", output),
-                PromptMessage("human", self.parts["retry"].format(reasons=reasons)),
-            ]
+        for reasons in refusals:
+            messages.append(PromptMessage("human", self.parts["retry"].format(reasons=reasons)))
         return RenderedPrompt(tuple(messages), sha256_hex(canonical_messages(messages)), shared)
 
 

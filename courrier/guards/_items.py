@@ -11,10 +11,14 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cached_property, partial
 from typing import Literal
+
+from text_to_num import find_numbers
+
+from ._words import WORD, Word, known, words_of
 
 _MAX_ITEMS = 10
 TOKEN = re.compile(r"\w+")
@@ -51,6 +55,15 @@ class Folded:
     def items(self) -> list[_Item]:
         return _extract(self)
 
+    @cached_property
+    def words(self) -> list[Word]:
+        return words_of(self.text)
+
+    @cached_property
+    def folded_words(self) -> list[str]:
+        """The words casefolded and without accents, as the word lists compare them."""
+        return [word.folded for word in self.words]
+
 
 # --- Items -------------------------------------------------------------------------------------------
 
@@ -58,6 +71,7 @@ _ItemKind = Literal[
     "date",
     "day_month",
     "month_year",
+    "month",
     "relative",
     "number",
     "article",
@@ -72,6 +86,7 @@ _KIND_LABELS: dict[_ItemKind, str] = {
     "date": "date",
     "day_month": "date",
     "month_year": "date",
+    "month": "mois",
     "relative": "date",
     "number": "nombre ou montant",
     "article": "article",
@@ -88,6 +103,8 @@ class _Item:
     kind: _ItemKind
     key: Hashable
     surface: str
+    span: tuple[int, int] = field(default=(0, 0), compare=False)
+    """Where the item is in the folded text."""
 
 
 _MONTHS = {
@@ -119,35 +136,11 @@ _MONTHS = {
 }
 """Month names, and their abbreviations (written with or without a period)."""
 _MONTH = "(?P<month>" + "|".join(_MONTHS) + r")(?!\w)"
+_FULL_MONTHS = "|".join(
+    name for name in _MONTHS if len(name) > 4 or name in {"mars", "mai", "juin", "août", "aout"}
+)
+"""Month names written out, which alone name a month: « avant la mi-janvier »."""
 _DAY = "(?P<day>1er|premier|[0-9]{1,2})"
-
-_NUMBER_WORDS = {
-    "deux": 2,
-    "trois": 3,
-    "quatre": 4,
-    "cinq": 5,
-    "six": 6,
-    "sept": 7,
-    "huit": 8,
-    "neuf": 9,
-    "dix": 10,
-    "onze": 11,
-    "douze": 12,
-    "treize": 13,
-    "quatorze": 14,
-    "quinze": 15,
-    "seize": 16,
-    "vingts": 20,
-    "vingt": 20,
-    "trente": 30,
-    "quarante": 40,
-    "cinquante": 50,
-    "soixante": 60,
-    "cents": 100,
-    "cent": 100,
-    "mille": 1000,
-}
-_NUMBER_WORD = "(?:" + "|".join(_NUMBER_WORDS) + r")\b"
 
 _UNITS = {
     "€": "euro",
@@ -169,6 +162,17 @@ _UNITS = {
     "minutes": "minute",
     "minute": "minute",
     "min": "minute",
+    "trimestres": "trimestre",
+    "trimestre": "trimestre",
+    "kilomètres": "kilomètre",
+    "kilomètre": "kilomètre",
+    "km": "kilomètre",
+    "mètres": "mètre",
+    "mètre": "mètre",
+    "%": "pour cent",
+    "pour cent": "pour cent",
+    "centimes": "centime",
+    "centime": "centime",
 }
 """The units a number is keyed by (« 9 h » and « 9 heures » are one), and their spellings."""
 _UNIT = (
@@ -256,21 +260,6 @@ def _parse_number(match: re.Match[str]) -> tuple[Decimal, str | None] | None:
     return value, _unit(match)
 
 
-def _parse_number_words(match: re.Match[str]) -> tuple[Decimal, str | None]:
-    """The value of a chain of French number words: « deux », « dix-sept », « quatre-vingt-dix »."""
-    total = current = 0
-    for word in re.split("[ -]", match["value"].casefold()):
-        if word in {"cent", "cents"}:
-            current = max(current, 1) * 100
-        elif word == "mille":
-            total, current = total + max(current, 1) * 1000, 0
-        elif word in {"vingt", "vingts"} and current % 100 == 4:  # « quatre-vingt(s) » is 4 × 20
-            current += 4 * 20 - 4
-        else:
-            current += _NUMBER_WORDS[word]
-    return Decimal(total + current), _unit(match)
-
-
 def _parse_phone(match: re.Match[str]) -> str:
     digits = "".join(char for char in match[0] if "0" <= char <= "9")
     return "0" + digits[-9:]
@@ -329,6 +318,7 @@ _EXTRACTORS: tuple[tuple[_ItemKind, re.Pattern[str], _Parser], ...] = (
     ),
     ("day_month", re.compile(rf"(?i:(?<!\w){_DAY} +{_MONTH})"), _parse_day_month),
     ("month_year", re.compile(rf"(?i:\b{_MONTH}\.? +(?P<year>[0-9]{{4}})(?![0-9]))"), _parse_month_year),
+    ("month", re.compile(rf"(?i:\b(?P<month>{_FULL_MONTHS})(?!\w))"), _month),
     (
         "relative",
         re.compile(
@@ -359,16 +349,10 @@ _EXTRACTORS: tuple[tuple[_ItemKind, re.Pattern[str], _Parser], ...] = (
         ),
         _parse_number,
     ),
-    (
-        "number",
-        re.compile(rf"(?P<value>(?i:\b{_NUMBER_WORD}(?:[ -]{_NUMBER_WORD})*)){_UNIT}"),
-        _parse_number_words,
-    ),
 )
 
-WORD = re.compile(r"[^\W\d_]+")
 _SPACE = re.compile(r"\s")
-_ORDINARY_CAPITALIZED = frozenset(
+ORDINARY_CAPITALIZED = frozenset(
     {"madame", "monsieur", "mesdames", "messieurs", "mademoiselle", "mme", "mmes", "mlle", "m", "mm"}
     | {"maître", "me", "docteur", "dr"}
 )
@@ -424,8 +408,44 @@ def _extract(folded: Folded) -> list[_Item]:
     items: list[_Item] = []
     for kind, pattern, parse in _EXTRACTORS:
         text = pattern.sub(partial(_mask, kind=kind, parse=parse, folded=folded, items=items), text)
+    text = _number_words(text, folded, items)
     items += _names(text, folded)
     return items
+
+
+class _Token:
+    """A word or a sign, as text2num reads a text."""
+
+    def __init__(self, match: re.Match[str]) -> None:
+        self.match = match
+
+    def text(self) -> str:
+        return self.match[0]
+
+    def nt_separated(self, previous: _Token) -> bool:
+        return False
+
+    def not_a_number_part(self) -> bool:
+        return False
+
+
+_NUMBER_TOKEN = re.compile(r"[^\W\d_]+|[^\w\s]")
+_UNIT_AFTER = re.compile(_UNIT)
+
+
+def _number_words(text: str, folded: Folded, items: list[_Item]) -> str:
+    """Numbers written in words (text2num's French parser): « quatre-vingt-dix », « vingt et un
+    jours », « un mois ». « un » or « une » is a number only before a unit; ordinals are not numbers."""
+    tokens = [_Token(match) for match in _NUMBER_TOKEN.finditer(text)]
+    for found in find_numbers(tokens, "fr", 0.0):
+        start, end = tokens[found.start].match.start(), tokens[found.end - 1].match.end()
+        unit = _UNIT_AFTER.match(text, end)
+        value, unit_name = Decimal(str(found.value)), _unit(unit) if unit else None
+        if found.is_ordinal or (value == 1 and unit_name is None):
+            continue
+        items.append(_Item("number", (value, unit_name), folded.surface(start, end), (start, end)))
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
 
 
 def _mask(match: re.Match[str], kind: _ItemKind, parse: _Parser, folded: Folded, items: list[_Item]) -> str:
@@ -434,7 +454,7 @@ def _mask(match: re.Match[str], kind: _ItemKind, parse: _Parser, folded: Folded,
     if key is None:
         return match[0]
     start, end = match.span("value") if "value" in match.re.groupindex else match.span()
-    items.append(_Item(kind, key, folded.surface(start, end)))
+    items.append(_Item(kind, key, folded.surface(start, end), match.span()))
     return " " * len(match[0])
 
 
@@ -449,18 +469,19 @@ def _starts_sentence(gap: str, previous: str | None) -> bool:
 
 
 def _names(masked: str, folded: Folded) -> Iterator[_Item]:
-    """Capitalized words, except the ordinary words of a letter, and the common words that begin a
-    sentence: « Durand, notre juriste… » names someone, « Nous… » does not."""
+    """Capitalized words, except the ordinary words of a letter, and the words that begin a sentence
+    and are French words (the lemmatizer's dictionary knows them): « Durand, notre juriste… » names
+    someone, « Nous… » and « Donnez… » do not."""
     previous: re.Match[str] | None = None
     for word in WORD.finditer(masked):
         surface, key = word[0], word[0].casefold()
         gap = masked[previous.end() if previous else 0 : word.start()]
         initial = _starts_sentence(gap, previous[0] if previous else None)
         previous = word
-        if not surface[0].isupper() or key in _ORDINARY_CAPITALIZED:
+        if not surface[0].isupper() or key in ORDINARY_CAPITALIZED:
             continue
-        if not (initial and key in _SENTENCE_STARTERS):
-            yield _Item("name", key, folded.surface(*word.span()))
+        if not (initial and (key in _SENTENCE_STARTERS or known(key))):
+            yield _Item("name", key, folded.surface(*word.span()), word.span())
 
 
 def _words(folded: Folded) -> frozenset[str]:
@@ -469,27 +490,21 @@ def _words(folded: Folded) -> frozenset[str]:
 
 def _derived_keys(item: _Item) -> Iterator[tuple[str, Hashable]]:
     """The keys an item makes available: a full date also vouches for its day and month, its month and
-    year, and its year; a number with a unit, for the bare number."""
+    year, its month and its year; a number with a unit, for the bare number (never for the same number
+    in another unit)."""
     yield item.kind, item.key
     if isinstance(item.key, dt.date):
         yield "day_month", (item.key.month, item.key.day)
         yield "month_year", (item.key.year, item.key.month)
+        yield "month", item.key.month
         yield "year", item.key.year
     elif item.kind == "month_year" and isinstance(item.key, tuple):
+        yield "month", item.key[1]
         yield "year", item.key[0]
+    elif item.kind == "day_month" and isinstance(item.key, tuple):
+        yield "month", item.key[0]
     elif item.kind == "number" and isinstance(item.key, tuple):
         yield "number", (item.key[0], None)
-
-
-def _source_keys(source: Folded) -> Iterator[tuple[str, Hashable]]:
-    """The keys of a source's items. A source that is a number alone (a raw value: "7.48", "30") holds
-    that number in any unit, the field it comes from giving the unit."""
-    items = source.items
-    for item in items:
-        yield from _derived_keys(item)
-    if len(items) == 1 and items[0].kind == "number" and items[0].surface == source.original.strip():
-        assert isinstance(items[0].key, tuple)
-        yield from (("number", (items[0].key[0], unit)) for unit in set(_UNITS.values()))
 
 
 @dataclass(frozen=True)
@@ -500,9 +515,12 @@ class Pool:
     words: frozenset[str]
 
     @classmethod
-    def of(cls, texts: Iterable[Folded]) -> Pool:
+    def of(cls, texts: Iterable[Folded], identifiers: Iterable[Folded] = ()) -> Pool:
+        """The items of `texts` and `identifiers`; the words of `texts` only (an identifier or a
+        choice code vouches for no name)."""
         texts = tuple(texts)
-        keys = frozenset(key for text in texts for key in _source_keys(text))
+        every = texts + tuple(identifiers)
+        keys = frozenset(key for text in every for item in text.items for key in _derived_keys(item))
         return cls(keys, frozenset().union(*map(_words, texts)))
 
     def covers(self, item: _Item) -> bool:

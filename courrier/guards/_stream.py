@@ -7,7 +7,7 @@ import re
 
 from ._checks import GuardContext, refused_early
 
-__all__ = ["QUOTE_SLACK", "SENTENCE_END", "clean_output", "refused_so_far"]
+__all__ = ["QUOTE_SLACK", "SENTENCE_END", "EarlyCheck", "clean_output", "refused_so_far"]
 
 _QUOTES = {"«": "»", '"': '"', "“": "”", "'": "'"}
 
@@ -49,3 +49,26 @@ def refused_so_far(context: GuardContext, text: str) -> bool:
         return False
     lines = text[: ends[-1].end()].splitlines()
     return refused_early("\n".join(line.strip() for line in lines if line.strip()), context)
+
+
+class EarlyCheck:
+    """The check made while one output is generated, incremental: each call runs `EARLY_GUARDS` on
+    the sentences ended since the previous call (with the sentence before them, for what straddles
+    a sentence end), not on the whole text again. The guards that run early judge each sentence on
+    its own, so this refuses what `refused_so_far` refuses, in time linear in the output."""
+
+    def __init__(self, context: GuardContext) -> None:
+        self.context = context
+        self._checked = 0
+        self._previous = 0
+
+    def __call__(self, text: str) -> bool:
+        ends = list(SENTENCE_END.finditer(text, self._checked))
+        if not ends or ends[-1].end() <= self._checked:
+            return False
+        end = ends[-1].end()
+        chunk = text[self._previous : end]
+        self._previous, self._checked = self._checked, end
+        return refused_early(
+            "\n".join(line.strip() for line in chunk.splitlines() if line.strip()), self.context
+        )

@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_core import to_jsonable_python
 
 from .._validation import FrozenModel, Line, LongText
-from ..record import DISCLOSURE_SECTION, MAX_MENTIONS, SIGNATURE_SECTION, MentionSpec, SectionMode
+from ..record import DISCLOSURE_SECTION, MAX_MENTIONS, SIGNATURE_SECTION, Decision, MentionSpec, SectionMode
 
 __all__ = [
     "BODY_SLOT",
@@ -152,6 +152,13 @@ class Review(FrozenModel):
     on: dt.date
 
 
+class DecisionByChoice(FrozenModel):
+    """A decision that follows a choice field: `decides = { field = "issue", values = { … } }`."""
+
+    field: str
+    values: dict[str, Decision]
+
+
 class Manifest(FrozenModel):
     """A template's `template.toml`."""
 
@@ -160,6 +167,8 @@ class Manifest(FrozenModel):
     title: str = Field(min_length=1)
     kind: str = Field(pattern=_NAME)
     decision: bool = False
+    decides: Decision | DecisionByChoice | None = None
+    """What the letter decides; a decision template must say it. Default: « aucune »."""
     legal_basis: tuple[str, ...] = Field(min_length=1)
     source: str = Field(default="lettre.j2", pattern=r"^[A-Za-z0-9_.-]+\.j2$")
     review: Review
@@ -178,11 +187,25 @@ class Manifest(FrozenModel):
             if duplicates:
                 raise ValueError(f"{kind} en double : {', '.join(duplicates)}")
         field_names = {spec.name for spec in self.fields}
+        if self.decision and self.decides is None:
+            raise ValueError("un modèle de décision doit dire ce qu'il décide : `decides`")
+        if isinstance(self.decides, DecisionByChoice):
+            choice = next((f for f in self.fields if f.name == self.decides.field and f.choices), None)
+            if choice is None or set(self.decides.values) != set(choice.choices or ()):
+                raise ValueError(
+                    f"`decides` doit donner une décision pour chaque choix du champ {self.decides.field}"
+                )
         for spec in self.fields:
             unknown = set(spec.required_when or ()) - field_names
             if unknown:
                 raise ValueError(f"{spec.name} : required_when cite un champ inconnu ({', '.join(unknown)})")
         return self
+
+    def decision_for(self, facts: BaseModel) -> Decision:
+        """What a letter with these facts decides."""
+        if isinstance(self.decides, DecisionByChoice):
+            return self.decides.values[str(getattr(facts, self.decides.field))]
+        return self.decides or "aucune"
 
 
 def _reject_numbers(value: Any) -> Any:
