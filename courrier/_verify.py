@@ -223,7 +223,7 @@ def _paragraph_problem(
     context = letter.guard_context(specs[paragraph.section], vetted.text)
     finish_reason = accepted.usage.finish_reason if accepted and accepted.usage else None
     verdicts = check_output(paragraph.text, replace(context, finish_reason=finish_reason))
-    failed = [verdict.guard for verdict in verdicts if not verdict.passed]
+    failed = [f"{verdict.guard} ({verdict.detail})" for verdict in verdicts if not verdict.passed]
     if failed:
-        return f"le texte du modèle de langue échoue aux contrôles : {', '.join(failed)}"
+        return f"le texte du modèle de langue échoue aux contrôles : {' ; '.join(failed)}"
     return None

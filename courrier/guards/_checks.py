@@ -465,7 +465,10 @@ class _Sources:
                 ):
                     pairs.add((previous[0].casefold(), word.casefold()))
                 previous = match
-        proper = frozenset(word for word in capitalized - lower if not known(word))
+        function = vocabulary().function_words
+        proper = frozenset(
+            word for word in capitalized - lower if len(word) > 1 and word not in function and not known(word)
+        )
         return proper, frozenset(pairs)
 
     @cached_property
