@@ -254,8 +254,10 @@ def test_a_retry_tells_the_model_why_and_is_recorded() -> None:
     assert (first.accepted, second.accepted) == (False, True)
     assert first.prompt.rendered_sha256 != second.prompt.rendered_sha256
     retry = prompts.calls[1]
-    assert [m.type for m in retry] == ["system", "human", "ai", "human"]
+    # The retry names what was refused and why, and never pastes the refused output back.
+    assert [m.type for m in retry] == ["system", "human", "human"]
     assert "15 janvier 2027" in str(retry[-1].content)
+    assert "renouveler" not in " ".join(str(m.content) for m in retry)
     assert entry.fallback_reason is None
 
 

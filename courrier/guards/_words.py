@@ -337,6 +337,8 @@ def _negations(words: Sequence[str], clauses: Sequence[int]) -> tuple[list[bool]
             if closer is None:
                 if any(clauses[j] == clauses[index] and words[j] in _INVERTED for j in range(index)):
                     openers.add(index)  # « rien ne permet », « aucun texte ne prévoit »
+                    _negate_next(words, clauses, index, negated)
+                    continue
                 verb = next((j for j in range(index + 1, len(words)) if _content(words[j])), None)
                 if verb is not None and clauses[verb] == clauses[index] and lemma(words[verb]) in _NE_ALONE:
                     openers.add(index)  # « ne peut être acceptée »: « ne » alone negates these verbs
