@@ -15,10 +15,6 @@ QUOTE_SLACK = 4
 """Characters `clean_output` may take off a reply: a pair of « » and the spaces inside them. A reply
 is not stopped for length before it is this much longer than the length guard allows."""
 
-_RESCAN_CHARS = 16
-"""How far back a new sentence end is looked for: one can straddle the last few generated pieces."""
-
-
 def clean_output(raw: str) -> str:
     """A model's reply as the guards check it: one pair of enclosing quotes removed, each line
     stripped, blank lines dropped. Line breaks are kept for the guards that look at line starts; the
@@ -41,14 +37,9 @@ a line, the next one opening with markup."""
 
 
 def refused_so_far(context: GuardContext, text: str) -> bool:
-    """While an output is generated: whether `EARLY_GUARDS` refuse it up to the last sentence end that
-    its last pieces wrote. The lines are stripped as `clean_output` does, but quotes are kept: the
-    whole text may not be quoted."""
-    ends = list(SENTENCE_END.finditer(text, max(0, len(text) - _RESCAN_CHARS)))
-    if not ends:
-        return False
-    lines = text[: ends[-1].end()].splitlines()
-    return refused_early("\n".join(line.strip() for line in lines if line.strip()), context)
+    """Whether `EARLY_GUARDS` refuse the part of `text` that ends at its last sentence end: a text
+    being generated, checked whole (`EarlyCheck` checks it as it grows)."""
+    return EarlyCheck(context)(text)
 
 
 class EarlyCheck:
@@ -63,6 +54,8 @@ class EarlyCheck:
         self._previous = 0
 
     def __call__(self, text: str) -> bool:
+        """Whether the early guards refuse `text` up to its last sentence end. The lines are
+        stripped as `clean_output` does, but quotes are kept: the whole text may not be quoted."""
         ends = list(SENTENCE_END.finditer(text, self._checked))
         if not ends or ends[-1].end() <= self._checked:
             return False

@@ -403,7 +403,3 @@ def restricted(words: Sequence[Word], clause: int) -> bool:
 def word_lists() -> dict[str, str]:
     """The version and SHA-256 of each word list, as the provenance records them."""
     return {entry.file: f"{entry.version} sha256:{entry.sha256}" for entry in map(word_list, WORD_LIST_FILES)}
-
-
-def find_terms(term_list: TermList, words: Sequence[Word]) -> Iterable[tuple[str, int, int]]:
-    return term_list.find([word.folded for word in words])
