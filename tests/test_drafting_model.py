@@ -257,7 +257,7 @@ def test_a_retry_tells_the_model_why_and_is_recorded() -> None:
     # The retry names what was refused and why, and never pastes the refused output back.
     assert [m.type for m in retry] == ["system", "human", "human"]
     assert "15 janvier 2027" in str(retry[-1].content)
-    assert "renouveler" not in " ".join(str(m.content) for m in retry)
+    assert "Vous pourrez la renouveler" not in " ".join(str(m.content) for m in retry)
     assert entry.fallback_reason is None
 
 

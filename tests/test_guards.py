@@ -70,7 +70,11 @@ def test_one_verdict_per_guard_in_order() -> None:
         "invented_items",
         "kept_items",
         "mentions_kept",
+        "supported",
+        "polarity",
         "no_new_commitment",
+        "no_listed_term",
+        "no_repetition",
         "no_citizen_copy",
     )
     rephrased = [v.guard for v in check_output(COURTEOUS, context(mode="rephrase", vetted=COURTEOUS))]
@@ -147,10 +151,10 @@ def test_french_accepts_short_courteous_sentences(text: str) -> None:
         ("<|im_start|>assistant\nNous avons bien reçu votre demande.", "<|im_start|>"),
         ("[INST] Nous avons bien reçu votre demande.", "[INST]"),
         ("Assistant : nous avons bien reçu votre demande.", "Assistant :"),
-        ("Nous avons **bien reçu** votre demande.", "**"),
+        ("Nous avons **bien reçu** votre demande.", "*"),
         ("# Réponse\nNous avons bien reçu votre demande.", "# "),
         ("- Nous avons bien reçu votre demande.", "- "),
-        ("```\nNous avons bien reçu votre demande.\n```", "```"),
+        ("```\nNous avons bien reçu votre demande.\n```", "`"),
         ("Nous avons bien reçu votre <b>demande</b>.", "<b>"),
         ("En tant qu'IA, je ne peux pas prendre de décision sur votre demande.", "En tant qu'IA"),
         ("En tant que modèle de langage, je vous réponds sur votre demande.", "En tant que modèle"),
@@ -180,9 +184,9 @@ def invented(text: str, ctx: GuardContext) -> GuardVerdict:
         ("Vous devez nous répondre avant le 15/01/2027.", "15/01/2027", ("2027-01-15",)),
         ("Vous devez nous répondre avant le 2027-01-15.", "2027-01-15", ("15 janvier 2027",)),
         ("Vous devez nous répondre avant le 15 janvier.", "15 janvier", ("2027-01-15",)),
-        (f"Le montant dû est de 1{NNBSP}300,00{NBSP}€.", f"1{NNBSP}300,00", ("1300",)),
-        ("Vous disposez de 3 mois pour nous répondre.", "3", ("trois",)),
-        ("Vous disposez de trois mois pour nous répondre.", "trois", ("3",)),
+        (f"Le montant dû est de 1{NNBSP}300,00{NBSP}€.", f"1{NNBSP}300,00", ("1300 €",)),
+        ("Vous disposez de 3 mois pour nous répondre.", "3", ("trois mois",)),
+        ("Vous disposez de trois mois pour nous répondre.", "trois", ("3 mois",)),
         ("Votre demande relève de l'article L999-1 du code.", "article L999-1", ("L. 999-1",)),
         (
             "Consultez le site https://www.exemple-arnaque.fr/paiement pour la suite.",
@@ -206,7 +210,7 @@ def invented(text: str, ctx: GuardContext) -> GuardVerdict:
         ),
         ("Vous pouvez nous appeler au 0299000000 pour la suite.", "0299000000", ("02.99.00.00.00",)),
         ("Votre dossier est suivi par Jean Dupont, qui vous répondra.", "Dupont", ("Jean Dupont",)),
-        ("Jean Dupont suit votre dossier et vous répondra.", "Jean", ("Jean Dupont",)),
+        ("Jean Dupont suit votre dossier et vous répondra.", "Dupont", ("Jean Dupont",)),
         ("Votre dossier est suivi par M. Dupont, qui vous répondra.", "Dupont", ("Dupont",)),
         (
             "Votre dossier porte le numéro DOM-2026-0999 dans nos services.",
@@ -232,11 +236,11 @@ def test_invented_items_detail_names_the_kind() -> None:
 
 def test_formatting_equivalences() -> None:
     text = f"Le 2 novembre 2026, vous avez payé 1{NNBSP}234,50{NBSP}€ pour deux mois, soit 1234,5 euros."
-    assert invented(text, context(trusted=("2026-11-02", "1234.50", "2"))).passed
-    assert invented(text, context(trusted=("02/11/2026", "1234.5", "deux"))).passed
-    assert not invented(text, context(trusted=("2026-11-03", "1234.50", "2"))).passed
-    assert not invented(text, context(trusted=("2026-11-02", "1234.51", "2"))).passed
-    assert not invented(text, context(trusted=("2026-11-02", "1234.50", "3"))).passed
+    assert invented(text, context(trusted=("2026-11-02", "1234.50 €", "2 mois"))).passed
+    assert invented(text, context(trusted=("02/11/2026", "1234,5 euros", "deux mois"))).passed
+    assert not invented(text, context(trusted=("2026-11-03", "1234.50 €", "2 mois"))).passed
+    assert not invented(text, context(trusted=("2026-11-02", "1234.51 €", "2 mois"))).passed
+    assert not invented(text, context(trusted=("2026-11-02", "1234.50 €", "3 mois"))).passed
 
 
 def test_changed_values_are_caught() -> None:
@@ -257,10 +261,10 @@ def test_numbers_inside_items_are_not_counted_again() -> None:
 
 
 def test_french_number_words() -> None:
-    assert invented("Le délai est de dix-sept jours.", context(trusted=("17",))).passed
-    assert invented("Le délai est de quatre-vingt-dix jours.", context(trusted=("90",))).passed
-    assert invented("Le montant est de deux mille euros.", context(trusted=("2000",))).passed
-    assert not invented("Le délai est de dix-sept jours.", context(trusted=("10", "7"))).passed
+    assert invented("Le délai est de dix-sept jours.", context(trusted=("17 jours",))).passed
+    assert invented("Le délai est de quatre-vingt-dix jours.", context(trusted=("90 jours",))).passed
+    assert invented("Le montant est de deux mille euros.", context(trusted=("2000 €",))).passed
+    assert not invented("Le délai est de dix-sept jours.", context(trusted=("10 jours", "7 jours"))).passed
     # « un », « une » are articles, not numbers.
     assert invented("Une réponse vous sera adressée dans un délai raisonnable.", context()).passed
 
@@ -406,9 +410,9 @@ def test_other_digits_read_as_ascii(text: str, surface: str) -> None:
     verdict = invented(text, context())
     assert not verdict.passed
     assert verdict.items == (surface,)
-    assert invented(text, context(trusted=("150", "2027-01-15"))).passed
+    assert invented(text, context(trusted=("150 €", "2027-01-15"))).passed
     # Sources are read the same way.
-    assert invented("Vous devez régler une amende de 150 euros.", context(trusted=("１５０",))).passed
+    assert invented("Vous devez régler une amende de 150 euros.", context(trusted=("１５０ €",))).passed
 
 
 @pytest.mark.parametrize(
@@ -420,7 +424,7 @@ def test_invisible_and_control_characters_are_artefacts(char: str) -> None:
         verdict = verdicts(text, context())["artefacts"]
         assert not verdict.passed
         assert verdict.items == (f"U+{ord(char):04X}",)
-        assert verdict.detail == "reste de génération : caractère invisible ou de contrôle"
+        assert verdict.detail == "reste de génération : caractère invisible"
     assert verdicts("Nous avons bien reçu\tvotre demande.\nMerci.", context())["artefacts"].passed
 
 
@@ -439,11 +443,11 @@ def test_numbers_with_a_unit_need_a_source_with_that_unit() -> None:
     pieces = context(trusted=("vos justificatifs des trois derniers mois",))
     assert invented("Joignez vos justificatifs des 3 derniers mois.", pieces).passed
     assert not invented("Joignez vos justificatifs des 3 dernières semaines.", pieces).passed
-    # Amounts match a source amount, or a raw value alone, as the drafter passes both.
+    # Amounts match a source amount with its unit; a bare trusted number vouches for no unit.
     raw = context(trusted=("7.48", "7,48\xa0€"))
     assert invented("Les frais de copie s'élèvent à 7,48 euros, soit 7.48 EUR.", raw).passed
     assert not invented("Les frais de copie s'élèvent à 7,49 €.", raw).passed
-    assert invented("Le délai est de 30 jours.", context(trusted=("30",))).passed
+    assert invented("Le délai est de 30 jours.", context(trusted=("30",))).items == ("30",)
     # A range names its unit twice: each end is vouched for.
     opening = context(trusted=("une conseillère est présente de 9 heures à 12 heures",))
     assert invented("Une conseillère vous reçoit de 9 h à 12 heures.", opening).passed
@@ -474,7 +478,10 @@ def test_sentence_initial_names() -> None:
     verdict = invented("Durand, notre juriste, vous recevra.", context())
     assert verdict.items == ("Durand",)
     assert invented("Durand, notre juriste, vous recevra.", context(trusted=("Maître Durand",))).passed
-    assert invented("Martin suit votre dossier.\nRose vous écrira.", context()).items == ("Martin", "Rose")
+    # A common word that begins a sentence is no name (« Martin », « Rose »), but a word absent from the
+    # sources all the same.
+    names = verdicts("Martin suit votre dossier.\nRose vous écrira.", context())["supported"]
+    assert {"Martin", "Rose"} <= set(names.items)
     # Common words that begin a sentence name nobody, nor do the words of the sources.
     text = "Conformément à votre demande, nous l'avons transmise. N'hésitez pas à nous écrire. Merci."
     assert invented(text, context()).passed
@@ -765,10 +772,13 @@ def test_vetted_text_always_passes(
 def test_formatted_facts_match_their_raw_values(
     day: dt.date, amount: Decimal, count: int, first: str, last: str, reference: str
 ) -> None:
-    """With the vetted text unrelated, only the raw trusted values vouch for the formatted items."""
+    """With the vetted text unrelated, only the raw trusted values (with their units) vouch for the
+    formatted items."""
     text = vetted_sentence(day, amount, count, first, last, reference)
     ctx = context(vetted="Nous avons bien reçu votre demande de remboursement.", max_chars=len(text))
-    trusted = (day.isoformat(), str(amount), str(count), f"{first} {last}", reference)
+    bare = (day.isoformat(), str(amount), str(count), f"{first} {last}", reference)
+    assert not invented(text, dataclasses.replace(ctx, trusted_sources=bare)).passed
+    trusted = (day.isoformat(), f"{amount} €", f"{count} jours", f"{first} {last}", reference)
     assert invented(text, dataclasses.replace(ctx, trusted_sources=trusted)).passed
     other_day = day + dt.timedelta(days=1) if day.year < 2100 else day - dt.timedelta(days=1)
     wrong = invented(text, dataclasses.replace(ctx, trusted_sources=(other_day.isoformat(), *trusted[1:])))

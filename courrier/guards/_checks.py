@@ -454,8 +454,11 @@ class _Sources:
         pairs: set[tuple[str, str]] = set()
         for text in self.words.folded:
             previous: re.Match[str] | None = None
+            addresses = [item.span for item in text.items if item.kind in {"email", "url"}]
             for match in WORD.finditer(text.text):
                 word = match[0]
+                if any(start <= match.start() < end for start, end in addresses):
+                    continue  # « Contact@Exemple.fr » names nobody
                 (capitalized if word[0].isupper() else lower).add(word.casefold())
                 if (
                     previous
@@ -513,6 +516,14 @@ def _vetted(text: str) -> _Analysis:
     return _Analysis.of((text,))
 
 
+_CONDITION_NOUNS = frozenset(
+    {"condition", "conditions", "critere", "criteres", "exigence", "exigences", "regle", "regles"}
+)
+_CONDITION_REACH = 8
+"""How far from a verb such as « répond » a noun such as « conditions » makes it a statement that
+conditions are met: « ne répond qu'en partie aux conditions », « cette condition n'est pas remplie »."""
+
+
 def _conditions(words: Sequence[Word]) -> Iterator[tuple[str, bool, int, int]]:
     """(term, negated, first word, end word) of every statement that conditions are met or not; a
     partial one (« ne répond qu'en partie ») says both."""
@@ -520,9 +531,10 @@ def _conditions(words: Sequence[Word]) -> Iterator[tuple[str, bool, int, int]]:
     folded = [word.folded for word in words]
     partial_clauses = {words[start].clause for _, start, _ in terms.partial.find(folded)}
     for term, start, end in terms.conditions.find(folded):
-        if all(word.covered for word in words[start:end]):
-            continue  # « répondre à vos questions » states no condition
         clause = words[start].clause
+        near = words[max(0, start - _CONDITION_REACH) : end + _CONDITION_REACH]
+        if not any(word.clause == clause and word.folded in _CONDITION_NOUNS for word in near):
+            continue  # « répondre à vos questions », « respecter un délai » state no condition
         if clause in partial_clauses or restricted(words, clause):
             yield term, False, start, end
             yield term, True, start, end
@@ -852,10 +864,11 @@ class _Check:
         return _fail("no_listed_term", _grouped(found), (surface for _, surface in found))
 
     def no_repetition(self) -> GuardVerdict:
-        sentences = [" ".join(_tokens(Folded(m[0]))) for m in _SENTENCE.finditer(self.output.text)]
+        # Words only: the digit groups of « 999 999 999 » are one number, not a word said thrice.
+        sentences = [" ".join(WORD.findall(m[0].casefold())) for m in _SENTENCE.finditer(self.output.text)]
         sentences = [sentence for sentence in sentences if sentence.count(" ") >= 2]
         repeated = [sentence for index, sentence in enumerate(sentences) if sentence in sentences[:index]]
-        tokens = _tokens(self.output)
+        tokens = WORD.findall(self.output.text.casefold())
         seen: set[tuple[str, ...]] = set()
         for start in range(len(tokens) - _COPY_RUN + 1):
             run = tuple(tokens[start : start + _COPY_RUN])

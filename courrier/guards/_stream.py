@@ -15,6 +15,7 @@ QUOTE_SLACK = 4
 """Characters `clean_output` may take off a reply: a pair of « » and the spaces inside them. A reply
 is not stopped for length before it is this much longer than the length guard allows."""
 
+
 def clean_output(raw: str) -> str:
     """A model's reply as the guards check it: one pair of enclosing quotes removed, each line
     stripped, blank lines dropped. Line breaks are kept for the guards that look at line starts; the
