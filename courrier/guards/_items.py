@@ -16,8 +16,6 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property, partial
 from typing import Literal
 
-from text_to_num import find_numbers
-
 from ._words import WORD, Word, known, words_of
 
 _MAX_ITEMS = 10
@@ -436,6 +434,8 @@ _UNIT_AFTER = re.compile(_UNIT)
 def _number_words(text: str, folded: Folded, items: list[_Item]) -> str:
     """Numbers written in words (text2num's French parser): « quatre-vingt-dix », « vingt et un
     jours », « un mois ». « un » or « une » is a number only before a unit; ordinals are not numbers."""
+    from text_to_num import find_numbers  # on first use, as in `_words`
+
     tokens = [_Token(match) for match in _NUMBER_TOKEN.finditer(text)]
     for found in find_numbers(tokens, "fr", 0.0):
         start, end = tokens[found.start].match.start(), tokens[found.end - 1].match.end()

@@ -17,9 +17,6 @@ from functools import cache, cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
-import simplemma
-import snowballstemmer
-
 from .._canonical import sha256_hex
 
 WORD = re.compile(r"[^\W\d_]+")
@@ -54,20 +51,33 @@ def fold(word: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
+# The French libraries load on first use (simplemma's and text2num's imports cost 0.1 s): a letter
+# drafted with no model never reads a word.
+
+
 @cache
 def _stemmer() -> Any:
+    import snowballstemmer
+
     return snowballstemmer.stemmer("french")
+
+
+@cache
+def _lemmatizer() -> Any:
+    import simplemma
+
+    return simplemma
 
 
 @lru_cache(maxsize=65536)
 def lemma(word: str) -> str:
     """The lemma of a casefolded word (simplemma's French dictionary), or the word itself."""
-    return str(simplemma.lemmatize(word, lang="fr"))
+    return str(_lemmatizer().lemmatize(word, lang="fr"))
 
 
 def known(word: str) -> bool:
     """Whether a casefolded word is in simplemma's French dictionary (a common word, not a name)."""
-    return bool(simplemma.is_known(word, lang="fr"))
+    return bool(_lemmatizer().is_known(word, lang="fr"))
 
 
 @lru_cache(maxsize=65536)
