@@ -877,8 +877,10 @@ REPHRASINGS = {
         "Vous pouvez nous faire parvenir ces pièces par courrier ou par courriel, en indiquant la référence "
         "de ce courrier. Si vous pensez nous avoir déjà envoyé l'une d'entre elles, signalez-le simplement "
         "au service.",
+        # « toute pièce » would widen the scope with a quantifier the sources lack: the guards ask the
+        # sources for quantifiers (see test_meaning_guards), so this rewording keeps « l'une d'elles ».
         "Ces documents peuvent nous être adressés par voie postale ou par courriel, en rappelant la "
-        "référence de ce courrier. Merci de signaler au service toute pièce que vous pensez avoir déjà "
+        "référence de ce courrier. Merci de signaler au service l'une d'elles si vous pensez l'avoir déjà "
         "transmise.",
     ],
     ("reponse-reclamation", "remerciement"): [

@@ -151,3 +151,22 @@ def test_a_partial_letter_may_refuse_a_point_but_not_grant_everything() -> None:
     refused = {v.guard: v for v in check_output(whole, context) if not v.passed}
     assert "polarity" in refused
     assert replace(context, decides="acceptation").decides == "acceptation"
+
+
+def test_a_quantifier_the_sources_lack_widens_the_scope() -> None:
+    context = _context("attestation-acceptation-implicite", "portee", "{}")
+    widened = (
+        "Cette acceptation porte sur votre demande et sur toute autre demande que vous nous présenterez. "
+        "Ce courrier vous permet de la prouver : nous vous conseillons de le conserver."
+    )
+    refused = {v.guard: v for v in check_output(widened, context) if not v.passed}
+    assert refused["supported"].items == ("toute",)
+
+
+def test_a_courtesy_word_comes_only_as_an_offer() -> None:
+    context = _context("reponse-reclamation", "conclusion", "{}")
+    closing = (
+        "Vos remarques nous aident à améliorer nos services ; il n'est toutefois pas utile de nous écrire."
+    )
+    refused = {v.guard: v for v in check_output(closing, context) if not v.passed}
+    assert "utile" in refused["polarity"].items

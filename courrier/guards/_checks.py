@@ -34,16 +34,19 @@ source; identifiers (references, choice codes, the template id) vouch for items,
 
 Items and words are compared in NFKC form and reported as written. Every regular expression runs in
 linear time, and `check_output` handles any unicode. The work on the sources is done once per letter
-and once per vetted text (explicit caches); `refused_so_far` checks only what was generated since
-its last check.
+and once per vetted text (explicit caches); `EarlyCheck` checks only what was generated since its
+last call.
 
-What the guards still cannot see: who does what (a word of the sources in a new role: « nous vous
-autorisons » where the facts say « l'arrêté autorise »; a place or a name of the sources moved to
-another part of the letter); a change of meaning made only with words the sources and the free
-vocabulary hold (word order, « et » for « ou », a quantifier moved); a negation scoped further than
-the verb it bears on (« ne … que », double negations, a negation carried by a free word); a reworded
-copy of the citizen's text, or a reply that misreads it; a trusted bare number vouching for a number
-of the same value written with no unit; common words at the start of a sentence are never names.
+What the guards still cannot see (the red team's findings that still pass): who does what with
+words of the sources (« vous nous écrirez pour nous les demander »; the recipient named as the person
+to contact; « nous vous autorisons » where the facts say « l'arrêté autorise »); items of the sources
+swapped between roles when no word tells them apart (the distance of the rule and the distance of the
+home, the hours of the market and of the request, « de 12 heures à 9 heures »); a change of scope or
+quantity made with grammar words (« l'une de ces pièces » for « ces pièces »); in a partial letter,
+which point is granted (« votre fils bénéficiera de la gratuité »); a place of the sources given as
+the place to go; word salad and fragments made of the sources' own words; a negation scoped further
+than the verb it bears on, or carried by a grammar word; a reworded copy of the citizen's text, or a
+reply that misreads it; common words at the start of a sentence are never names.
 """
 
 from __future__ import annotations
@@ -519,7 +522,7 @@ def _vetted(text: str) -> _Analysis:
 _CONDITION_NOUNS = frozenset(
     {"condition", "conditions", "critere", "criteres", "exigence", "exigences", "regle", "regles"}
 )
-_CONDITION_REACH = 8
+_CONDITION_REACH = 10
 """How far from a verb such as « répond » a noun such as « conditions » makes it a statement that
 conditions are met: « ne répond qu'en partie aux conditions », « cette condition n'est pas remplie »."""
 
@@ -552,16 +555,28 @@ def _decisions(words: Sequence[Word]) -> Iterator[tuple[str, Polarity, int, int]
     partial_clauses = {words[start].clause for _, start, _ in terms.partial.find(folded)}
     for term, start, end in terms.other.find(folded):
         yield term, "autre", start, end
-    for favourable, term_list in ((True, terms.favourable), (False, terms.unfavourable)):
-        for term, start, end in term_list.find(folded):
-            clause = words[start].clause
-            negations = sum(1 for word in words[:start] if word.clause == clause and word.negates)
-            if clause in partial_clauses or restricted(words, clause):
-                yield term, "partielle", start, end
-            elif favourable == (negations % 2 == 0):
-                yield term, "favorable", start, end
-            else:
-                yield term, "non favorable" if favourable else "défavorable", start, end
+    found = [
+        (favourable, term, start, end)
+        for favourable, term_list in ((True, terms.favourable), (False, terms.unfavourable))
+        for term, start, end in term_list.find(folded)
+    ]
+    # « elle ne peut pas être acceptée le samedi, mais elle peut l'être le lundi »: « l'être » states
+    # the decision of the term before it again, with its own clause's negations.
+    for start in range(1, len(words)):
+        if folded[start - 1 : start + 1] == ["l", "etre"]:
+            before = [entry for entry in found if entry[2] < start]
+            if before:
+                favourable, term, _, _ = max(before, key=lambda entry: entry[2])
+                found.append((favourable, term, start - 1, start + 1))
+    for favourable, term, start, end in found:
+        clause = words[start].clause
+        negations = sum(1 for word in words[:start] if word.clause == clause and word.negates)
+        if clause in partial_clauses or restricted(words, clause):
+            yield term, "partielle", start, end
+        elif favourable == (negations % 2 == 0):
+            yield term, "favorable", start, end
+        else:
+            yield term, "non favorable" if favourable else "défavorable", start, end
 
 
 # --- Artefacts ------------------------------------------------------------------------------------
@@ -692,7 +707,10 @@ class _Check:
         another noun (« mairie de Fismes » where the facts say « collège de Fismes »), or a first name
         of one person joined to another's surname (« Claire Bernard »)."""
         proper, pairs = self.sources.names
-        text = self.output.text
+        addresses = [item.span for item in self.output.items if item.kind in {"email", "url"}]
+        text = "".join(
+            " " if any(a <= i < b for a, b in addresses) else c for i, c in enumerate(self.output.text)
+        )
         for word in dict.fromkeys(WORD.findall(text)):
             if word.islower() and word in proper:
                 yield "nom propre écrit en minuscules", word
@@ -751,14 +769,27 @@ class _Check:
         spans += [(start, end) for _, negated, start, end in self.conditions if negated in stated]
         return frozenset(index for start, end in spans for index in range(start, end))
 
+    @cached_property
+    def _item_spans(self) -> list[tuple[int, int]]:
+        return [item.span for item in self.output.items if item.kind != "name"]
+
+    def _in_item(self, word: Word) -> bool:
+        """Whether a word is part of an item (a date, an e-mail…), which `invented_items` judges."""
+        return any(start <= word.start < end for start, end in self._item_spans)
+
+    def _in_address(self, word: Word) -> bool:
+        """Whether a word is part of an e-mail or a web address: no word of a sentence. (The month
+        of a date is: « l'arrêté du 2 novembre 2026 » moves the date of a receipt.)"""
+        spans = [item.span for item in self.output.items if item.kind in {"email", "url"}]
+        return any(start <= word.start < end for start, end in spans)
+
     def supported(self) -> GuardVerdict:
-        items = [item.span for item in self.output.items if item.kind != "name"]
         known = self.sources.words.polarities.keys() | vocabulary().free_keys
         unsupported = [
             self.output.surface(word.start, word.end)
             for index, word in enumerate(self.words)
             if not (word.function or word.covered or index in self.decided)
-            and not any(start <= word.start < end for start, end in items)
+            and not self._in_item(word)
             and not word.keys & known
             and not vocabulary().justified(word.keys, self.sources.words.polarities.keys())
             and not (word.text in vocabulary().restrictive and self.sources.words.restricts)
@@ -782,7 +813,7 @@ class _Check:
         ]
         displaced = []
         for position, (index, word) in enumerate(content):
-            if word.keys & (vetted | free) or index in self.decided:
+            if word.keys & (vetted | free) or index in self.decided or self._in_address(word):
                 continue
             homes = [keys for keys in self.sources.text_keys if word.keys & keys]
             if not homes:
@@ -826,8 +857,16 @@ class _Check:
             if word.function or word.covered or auxiliary(word.text) or index in decision_words:
                 continue  # an auxiliary passes its negation on to the verb it carries
             seen = set().union(*(sources.polarities.get(key, ()) for key in word.keys))
-            if seen and word.negated not in seen:
-                label = "négation ajoutée" if word.negated else "négation retirée par rapport aux données"
+            negated = word.negated
+            if word.keys & vocabulary().affirmative and not sources.polarities.keys() & word.keys:
+                # A courtesy word the sources lack comes only as an offer, whatever negation its
+                # clause holds: « il n'est pas utile de nous écrire » closes the door.
+                seen = {False}
+                negated = any(
+                    o.negates and not o.covered for o in self.words[:index] if o.clause == word.clause
+                )
+            if seen and negated not in seen:
+                label = "négation ajoutée" if negated else "négation retirée par rapport aux données"
                 problems.append((label, self.output.surface(word.start, word.end)))
         if not problems:
             return _pass("polarity")
@@ -876,9 +915,12 @@ class _Check:
                 repeated.append(" ".join(run))
             seen.add(run)
         repeated += [
-            tokens[index]
-            for index in range(2, len(tokens))
-            if tokens[index] == tokens[index - 1] == tokens[index - 2]
+            " ".join(tokens[index : index + size])
+            for size in range(1, 5)
+            for index in range(len(tokens) - 3 * size + 1)
+            if tokens[index : index + size]
+            == tokens[index + size : index + 2 * size]
+            == tokens[index + 2 * size : index + 3 * size]
         ]
         if not repeated:
             return _pass("no_repetition")

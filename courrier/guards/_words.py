@@ -233,6 +233,8 @@ class Vocabulary:
     """(keys of a word, keys of the source words that justify it)."""
     restrictive: frozenset[str]
     """Words justified where the sources restrict with « ne … que »."""
+    affirmative: frozenset[str]
+    """Keys of the courtesy words that only an offer may use: « n'est pas utile » closes the door."""
 
     def justified(self, word_keys: frozenset[str], source_keys: Iterable[str]) -> bool:
         """Whether a word outside the sources is justified by a synonym that they hold."""
@@ -262,6 +264,7 @@ def vocabulary() -> Vocabulary:
         expressions,
         synonyms,
         frozenset(word.casefold() for word in data["restrictions"]["mots"]),
+        frozenset().union(*(keys(word.casefold()) for word in data["affirmatifs"]["mots"])),
     )
 
 
