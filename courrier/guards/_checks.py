@@ -51,6 +51,7 @@ reply that misreads it; common words at the start of a sentence are never names.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 import unicodedata
@@ -61,7 +62,17 @@ from typing import Literal
 
 from ..record import GuardName, GuardVerdict, MentionSpec, missing_mentions
 from ._items import ORDINARY_CAPITALIZED, TOKEN, Folded, Pool, describe, unique
-from ._words import WORD, Word, auxiliary, closed_lists, decision_terms, known, restricted, vocabulary
+from ._words import (
+    WORD,
+    Word,
+    auxiliary,
+    closed_lists,
+    decision_terms,
+    known,
+    negations_before,
+    restricted_clauses,
+    vocabulary,
+)
 
 _COPY_RUN = 8
 
@@ -378,9 +389,7 @@ class _Analysis:
         conditions: set[bool] = set()
         restricts = False
         for text in folded:
-            restricts = restricts or any(
-                restricted(text.words, clause) for clause in {w.clause for w in text.words}
-            )
+            restricts = restricts or bool(restricted_clauses(text.words))
             conditions.update(negated for _, negated, _, _ in _conditions(text.words))
             for word in text.words:
                 for key in word.keys:
@@ -457,10 +466,10 @@ class _Sources:
         pairs: set[tuple[str, str]] = set()
         for text in self.words.folded:
             previous: re.Match[str] | None = None
-            addresses = [item.span for item in text.items if item.kind in {"email", "url"}]
+            addresses = _Spans(item.span for item in text.items if item.kind in {"email", "url"})
             for match in WORD.finditer(text.text):
                 word = match[0]
-                if any(start <= match.start() < end for start, end in addresses):
+                if match.start() in addresses:
                     continue  # « Contact@Exemple.fr » names nobody
                 (capitalized if word[0].isupper() else lower).add(word.casefold())
                 if (
@@ -533,17 +542,18 @@ def _conditions(words: Sequence[Word]) -> Iterator[tuple[str, bool, int, int]]:
     terms = decision_terms()
     folded = [word.folded for word in words]
     partial_clauses = {words[start].clause for _, start, _ in terms.partial.find(folded)}
+    partial_clauses |= restricted_clauses(words)
+    negations = negations_before(words)
     for term, start, end in terms.conditions.find(folded):
         clause = words[start].clause
         near = words[max(0, start - _CONDITION_REACH) : end + _CONDITION_REACH]
         if not any(word.clause == clause and word.folded in _CONDITION_NOUNS for word in near):
             continue  # « répondre à vos questions », « respecter un délai » state no condition
-        if clause in partial_clauses or restricted(words, clause):
+        if clause in partial_clauses:
             yield term, False, start, end
             yield term, True, start, end
             continue
-        negations = sum(1 for word in words[:start] if word.clause == clause and word.negates)
-        yield term, negations % 2 == 1, start, end
+        yield term, negations[start] % 2 == 1, start, end
 
 
 def _decisions(words: Sequence[Word]) -> Iterator[tuple[str, Polarity, int, int]]:
@@ -568,12 +578,12 @@ def _decisions(words: Sequence[Word]) -> Iterator[tuple[str, Polarity, int, int]
             if before:
                 favourable, term, _, _ = max(before, key=lambda entry: entry[2])
                 found.append((favourable, term, start - 1, start + 1))
+    partial_clauses |= restricted_clauses(words)
+    negations = negations_before(words)
     for favourable, term, start, end in found:
-        clause = words[start].clause
-        negations = sum(1 for word in words[:start] if word.clause == clause and word.negates)
-        if clause in partial_clauses or restricted(words, clause):
+        if words[start].clause in partial_clauses:
             yield term, "partielle", start, end
-        elif favourable == (negations % 2 == 0):
+        elif favourable == (negations[start] % 2 == 0):
             yield term, "favorable", start, end
         else:
             yield term, "non favorable" if favourable else "défavorable", start, end
@@ -614,7 +624,7 @@ _NAME_JOINS = frozenset({" ", "-", "\u00a0"})
 """What separates the words of one name: « Claire Lemoine », « Jean-Moulin »."""
 
 _ATTACHED_NAME = re.compile(
-    r"(?P<noun>[^\W\d_]{3,}) (?:de|du|des|d['’]) ?(?:la |l['’] ?)?(?P<name>[A-ZÀ-ÖØ-Þ][^\W\d_]+)"
+    r"(?<![^\W\d_])(?P<noun>[^\W\d_]{3,}) (?:de|du|des|d['’]) ?(?:la |l['’] ?)?(?P<name>[A-ZÀ-ÖØ-Þ][^\W\d_]+)"
 )
 """A name attached to a noun: « mairie de Fismes », « place de l'Église »."""
 
@@ -707,10 +717,10 @@ class _Check:
         another noun (« mairie de Fismes » where the facts say « collège de Fismes »), or a first name
         of one person joined to another's surname (« Claire Bernard »)."""
         proper, pairs = self.sources.names
-        addresses = [item.span for item in self.output.items if item.kind in {"email", "url"}]
-        text = "".join(
-            " " if any(a <= i < b for a, b in addresses) else c for i, c in enumerate(self.output.text)
-        )
+        characters = list(self.output.text)
+        for start, end in self._addresses.spans:
+            characters[start:end] = " " * (end - start)
+        text = "".join(characters)
         for word in dict.fromkeys(WORD.findall(text)):
             if word.islower() and word in proper:
                 yield "nom propre écrit en minuscules", word
@@ -770,18 +780,21 @@ class _Check:
         return frozenset(index for start, end in spans for index in range(start, end))
 
     @cached_property
-    def _item_spans(self) -> list[tuple[int, int]]:
-        return [item.span for item in self.output.items if item.kind != "name"]
+    def _item_spans(self) -> _Spans:
+        return _Spans(item.span for item in self.output.items if item.kind != "name")
+
+    @cached_property
+    def _addresses(self) -> _Spans:
+        return _Spans(item.span for item in self.output.items if item.kind in {"email", "url"})
 
     def _in_item(self, word: Word) -> bool:
         """Whether a word is part of an item (a date, an e-mail…), which `invented_items` judges."""
-        return any(start <= word.start < end for start, end in self._item_spans)
+        return word.start in self._item_spans
 
     def _in_address(self, word: Word) -> bool:
         """Whether a word is part of an e-mail or a web address: no word of a sentence. (The month
         of a date is: « l'arrêté du 2 novembre 2026 » moves the date of a receipt.)"""
-        spans = [item.span for item in self.output.items if item.kind in {"email", "url"}]
-        return any(start <= word.start < end for start, end in spans)
+        return word.start in self._addresses
 
     def supported(self) -> GuardVerdict:
         known = self.sources.words.polarities.keys() | vocabulary().free_keys
@@ -947,6 +960,20 @@ class _Check:
 
 _CONTEXT = 3
 """How many content words on each side of a word of the trusted values are its context."""
+
+
+class _Spans:
+    """Spans of a text that do not overlap (items are masked as they are found), to test in log time
+    whether a position falls in one."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        self.spans = sorted(spans)
+        self._starts = [start for start, _ in self.spans]
+
+    def __contains__(self, position: int) -> bool:
+        index = bisect.bisect_right(self._starts, position) - 1
+        return index >= 0 and position < self.spans[index][1]
+
 
 _COMMITMENTS = "engagements"
 """The closed list that `no_new_commitment` applies; `no_listed_term` applies the others."""

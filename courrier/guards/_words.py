@@ -8,6 +8,8 @@ This module knows nothing of verdicts: `_checks` turns what it finds into them.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import tomllib
 import unicodedata
@@ -72,6 +74,8 @@ def _lemmatizer() -> Any:
 @lru_cache(maxsize=65536)
 def lemma(word: str) -> str:
     """The lemma of a casefolded word (simplemma's French dictionary), or the word itself."""
+    if len(word) > _LONGEST_WORD:
+        return word
     return str(_lemmatizer().lemmatize(word, lang="fr"))
 
 
@@ -80,10 +84,16 @@ def known(word: str) -> bool:
     return bool(_lemmatizer().is_known(word, lang="fr"))
 
 
+_LONGEST_WORD = 40
+"""No French word is longer: a longer run of letters is compared as it is (stemming it is slow)."""
+
+
 @lru_cache(maxsize=65536)
 def keys(word: str) -> frozenset[str]:
     """What a casefolded word is compared by: the stems of the word and of its lemma, so that
     « remercions » meets « remercier » and « reçu » meets « recevoir »."""
+    if len(word) > _LONGEST_WORD:
+        return frozenset({word})
     stem = _stemmer().stemWord
     return frozenset({stem(word), stem(lemma(word))})
 
@@ -117,15 +127,17 @@ class Term:
         parts = [(fold(match[1]), bool(match[2])) for match in re.finditer(r"([^\W\d_]+)(\*?)", text)]
         return cls(text, tuple(parts))
 
-    def matches_at(self, words: Sequence[str], start: int) -> bool:
-        if start + len(self.parts) > len(words):
-            return False
-        return all(
-            words[start + offset].startswith(part)
-            if prefix
-            else words[start + offset] in (part, _ELIDED.get(part))
-            for offset, (part, prefix) in enumerate(self.parts)
-        )
+    @property
+    def pattern(self) -> str:
+        """The term as a regular expression over folded words joined by single spaces."""
+
+        def part(word: str, prefix: bool) -> str:
+            spelled = re.escape(word)
+            if word in _ELIDED:
+                spelled = f"(?:{spelled}|{re.escape(_ELIDED[word])})"
+            return spelled + ("[^ ]*" if prefix else "")
+
+        return " ".join(part(word, prefix) for word, prefix in self.parts)
 
 
 @dataclass(frozen=True)
@@ -137,36 +149,26 @@ class TermList:
     groups: tuple[tuple[str, tuple[Term, ...]], ...]
 
     @cached_property
-    def _index(self) -> tuple[dict[str, list[tuple[str, Term]]], dict[str, list[tuple[str, Term]]]]:
-        """The terms by their first word: exact words, and word starts."""
-        exact: dict[str, list[tuple[str, Term]]] = {}
-        starts: dict[str, list[tuple[str, Term]]] = {}
-        for group, terms in self.groups:
-            for term in terms:
-                first, prefix = term.parts[0]
-                (starts if prefix else exact).setdefault(first, []).append((group, term))
-        return exact, starts
+    def _compiled(self) -> tuple[re.Pattern[str], tuple[str, ...]]:
+        """One regular expression for the whole list, the longest terms first (a match is the longest
+        term that starts at a word), and the group of each alternative."""
+        terms = sorted(
+            ((group, term) for group, terms in self.groups for term in terms),
+            key=lambda entry: (-len(entry[1].parts), -len(entry[1].text)),
+        )
+        alternatives = "|".join(f"(?P<t{index}>{term.pattern})" for index, (_, term) in enumerate(terms))
+        return re.compile(f"(?<![^ ])(?:{alternatives})(?![^ ])"), tuple(group for group, _ in terms)
 
     def find(self, words: Sequence[str]) -> Iterator[tuple[str, int, int]]:
-        """(group, first word, end word) of every term of the list in `words` (folded), the longest
-        one where several start at a word."""
-        exact, starts = self._index
-        index = 0
-        while index < len(words):
-            word = words[index]
-            candidates = [
-                *exact.get(word, ()),
-                *(c for k in range(1, len(word) + 1) for c in starts.get(word[:k], ())),
-            ]
-            matched = [
-                (len(term.parts), group) for group, term in candidates if term.matches_at(words, index)
-            ]
-            if not matched:
-                index += 1
-                continue
-            length, group = max(matched, key=lambda found: found[0])
-            yield group, index, index + length
-            index += length
+        """(group, first word, end word) of every term of the list in `words` (folded), left to
+        right, without overlap."""
+        pattern, groups = self._compiled
+        text = " ".join(words)
+        starts = list(itertools.accumulate((len(word) + 1 for word in words), initial=0))
+        for match in pattern.finditer(text):
+            assert match.lastgroup is not None
+            first = bisect.bisect_left(starts, match.start())
+            yield groups[int(match.lastgroup[1:])], first, first + match[0].count(" ") + 1
 
 
 @dataclass(frozen=True)
@@ -344,15 +346,18 @@ def _negations(words: Sequence[str], clauses: Sequence[int]) -> tuple[list[bool]
     content word after « sans », « aucun », « non », « ni ». Also the closing words of « ne … pas »,
     « ne … plus »: grammar words there, whatever « plus » is elsewhere; and the openers of those."""
     negated, closers, openers = [False] * len(words), set(), set()
+    inverted: set[int] = set()  # the clauses where « rien », « aucun »… came before
     for index, word in enumerate(words):
+        if word in _INVERTED:
+            inverted.add(clauses[index])
         if word in _NEGATION_OPENERS:
             closer = _closer(words, clauses, index)
             if closer is None:
-                if any(clauses[j] == clauses[index] and words[j] in _INVERTED for j in range(index)):
+                if clauses[index] in inverted:
                     openers.add(index)  # « rien ne permet », « aucun texte ne prévoit »
                     _negate_next(words, clauses, index, negated)
                     continue
-                verb = next((j for j in range(index + 1, len(words)) if _content(words[j])), None)
+                verb = next((j for j in _reach(words, index) if _content(words[j])), None)
                 if verb is not None and clauses[verb] == clauses[index] and lemma(words[verb]) in _NE_ALONE:
                     openers.add(index)  # « ne peut être acceptée »: « ne » alone negates these verbs
                     negated[verb] = True
@@ -372,9 +377,18 @@ def _negations(words: Sequence[str], clauses: Sequence[int]) -> tuple[list[bool]
     return negated, closers, openers
 
 
+_NEGATION_REACH = 12
+"""How many words after « ne » its « pas » may come, and a negation reach the word it bears on: a
+negation is looked for that far only, so that reading a text stays linear in its length."""
+
+
+def _reach(words: Sequence[str], index: int) -> range:
+    return range(index + 1, min(len(words), index + 1 + _NEGATION_REACH))
+
+
 def _closer(words: Sequence[str], clauses: Sequence[int], opener: int) -> int | None:
     """The word that closes the negation opened at `opener`, in its clause; None for « ne … que »."""
-    for j in range(opener + 1, len(words)):
+    for j in _reach(words, opener):
         if clauses[j] != clauses[opener] or words[j] in _RESTRICTIVE:
             return None
         if words[j] in _NEGATION_CLOSERS:
@@ -388,7 +402,7 @@ def _negate_next(
     """Negate the next content word of the clause, and the one after it while it is an auxiliary.
     After an auxiliary (« ne peut pas être acceptée »), only a verb takes the negation: « ne peut pas
     avoir la gratuité » negates no noun."""
-    for j in range(after + 1, len(words)):
+    for j in _reach(words, after):
         if clauses[j] != clauses[after]:
             return
         if not _content(words[j]):
@@ -400,17 +414,28 @@ def _negate_next(
             return
 
 
-def restricted(words: Sequence[Word], clause: int) -> bool:
-    """Whether a clause restricts with « ne … que »."""
-    opened = False
+def restricted_clauses(words: Sequence[Word]) -> frozenset[int]:
+    """The clauses that restrict with « ne … que », in one pass."""
+    found: set[int] = set()
+    opened: int | None = None
+    for word in words:
+        if word.text in _NEGATION_OPENERS:
+            opened = word.clause
+        elif opened == word.clause and word.text in _RESTRICTIVE:
+            found.add(word.clause)
+    return frozenset(found)
+
+
+def negations_before(words: Sequence[Word]) -> list[int]:
+    """For each word, how many negations its clause holds before it, in one pass."""
+    counts: list[int] = []
+    clause, count = None, 0
     for word in words:
         if word.clause != clause:
-            continue
-        if word.text in _NEGATION_OPENERS:
-            opened = True
-        elif opened and word.text in _RESTRICTIVE:
-            return True
-    return False
+            clause, count = word.clause, 0
+        counts.append(count)
+        count += word.negates
+    return counts
 
 
 def word_lists() -> dict[str, str]:
