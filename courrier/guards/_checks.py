@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Literal
 
-from ..record import GuardName, GuardVerdict, MentionSpec, missing_mentions
+from ..record import Decision, GuardName, GuardVerdict, MentionSpec, missing_mentions
 from ._items import ORDINARY_CAPITALIZED, TOKEN, Folded, Pool, describe, unique
 from ._words import (
     WORD,
@@ -76,10 +76,7 @@ from ._words import (
 
 _COPY_RUN = 8
 
-Decides = Literal["acceptation", "refus", "partielle", "aucune"]
-"""What a letter decides: its template says so (`decides` in `template.toml`)."""
-
-_ALLOWED_DECISIONS: dict[Decides, frozenset[str]] = {
+_ALLOWED_DECISIONS: dict[Decision, frozenset[str]] = {
     "acceptation": frozenset({"favorable"}),
     "refus": frozenset({"défavorable", "non favorable"}),
     "partielle": frozenset({"partielle", "non favorable"}),
@@ -97,7 +94,7 @@ EARLY_GUARDS: tuple[GuardName, ...] = (
     "no_citizen_copy",
 )
 """The guards whose refusal of the first sentences of a text stands whatever follows: what they find
-there is still in the whole text. `refused_so_far` runs them while the text is being generated."""
+there is still in the whole text. `EarlyCheck` runs them while the text is being generated."""
 
 CUT_OFF = frozenset({"length", "max_tokens", "interrupted"})
 """Finish reasons of a text the model did not end: its token budget (as OpenAI, llama.cpp, Ollama or
@@ -121,7 +118,7 @@ class GuardContext:
     """Why the model stopped, as it reported it (`CUT_OFF` for a text it did not end)."""
     identifiers: tuple[str, ...] = ()
     """Values that vouch for items only: references, choice codes, raw values, the template id."""
-    decides: Decides = "aucune"
+    decides: Decision = "aucune"
 
     @cached_property
     def folded_vetted(self) -> Folded:
@@ -335,7 +332,7 @@ _ARTEFACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "mise en forme markdown",
         re.compile(
             r"\*|`|~~|(?m:^[ \t]*(?:#{1,6}|[-•+>|])[ \t])|\|"
-            r"|(?<!\w)_|_(?!\w)|(?m:^[ \t]*>)"
+            r"|(?<!\w)_|_(?!\w)|(?m:^[ \t]*>)(?![ \t])"
         ),
     ),
     (
