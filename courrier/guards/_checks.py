@@ -128,9 +128,7 @@ class GuardContext:
     def sources(self) -> _Sources:
         """The vetted text and the trusted sources, analysed: once per letter for the trusted values,
         once per vetted text (the checks made while a section is generated share one context)."""
-        return _letter(self.trusted_sources, self.identifiers, self.citizen_texts).with_vetted(
-            _vetted(self.vetted_text)
-        )
+        return _section(self.trusted_sources, self.identifiers, self.citizen_texts, self.vetted_text)
 
 
 _FRENCH_WORDS = frozenset(
@@ -518,6 +516,15 @@ def _letter(trusted: tuple[str, ...], identifiers: tuple[str, ...], citizen: tup
     """A letter's values, analysed once for all its sections (an explicit cache: a few letters)."""
     citizen_ngrams = frozenset().union(*(_ngrams(_tokens(Folded(text))) for text in citizen))
     return _Letter(_Analysis.of(trusted), tuple(map(Folded, identifiers)), citizen_ngrams)
+
+
+@lru_cache(maxsize=256)
+def _section(
+    trusted: tuple[str, ...], identifiers: tuple[str, ...], citizen: tuple[str, ...], vetted: str
+) -> _Sources:
+    """A section's sources, once per section: the contexts of its attempts (`replace` with each
+    finish reason) share them, and what `_Sources` derives (names, capitals) is derived once."""
+    return _letter(trusted, identifiers, citizen).with_vetted(_vetted(vetted))
 
 
 @lru_cache(maxsize=256)
